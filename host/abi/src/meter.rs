@@ -1,0 +1,148 @@
+//! Power meters: describe their rails and read them.
+//!
+//! A meter reads; the host times and integrates. The host's sampler calls [`Meter::read`] on its
+//! own thread at the configured rate, stamps each reading with its clock, and computes energy
+//! from instantaneous power (trapezoidal) or from cumulative energy counters (differences).
+
+use abi_stable::std_types::{RBox, ROption, RResult, RStr, RString, RVec};
+use abi_stable::{
+    StableAbi, declare_root_module_statics, library::RootModule, package_version_strings,
+    sabi_trait,
+};
+
+use crate::{AbiError, PluginInfo};
+
+pub(crate) const ROOT_MODULE_NAME: &str = "joulebench meter plugin";
+
+/// The root module of a meter plugin. Added in ABI 0.1.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = MeterModRef)))]
+pub struct MeterMod {
+    /// Who the plugin is.
+    pub plugin: PluginInfo,
+    /// Builds the meter from its configuration (the manifest's `config` table as TOML). A meter
+    /// whose sensor is missing or unreadable refuses here, saying what to do.
+    #[sabi(last_prefix_field)]
+    pub new: extern "C" fn(config: RStr<'_>) -> RResult<MeterBox, AbiError>,
+}
+
+impl RootModule for MeterModRef {
+    declare_root_module_statics! {MeterModRef}
+    const BASE_NAME: &'static str = "joulebench_meter";
+    const NAME: &'static str = ROOT_MODULE_NAME;
+    const VERSION_STRINGS: abi_stable::sabi_types::VersionStrings = package_version_strings!();
+}
+
+/// A meter as the host holds it.
+pub type MeterBox = Meter_TO<'static, RBox<()>>;
+
+/// What a rail's values are. Added in ABI 0.1.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RailKind(pub u8);
+
+impl RailKind {
+    /// Instantaneous power in watts.
+    pub const POWER: Self = Self(0);
+    /// A cumulative energy counter in joules that never decreases (the plugin unwraps hardware
+    /// wraparound).
+    pub const ENERGY: Self = Self(1);
+
+    /// The unit of the rail's values: `W` or `J`.
+    pub fn unit(self) -> &'static str {
+        if self == Self::ENERGY { "J" } else { "W" }
+    }
+}
+
+/// Where a rail sits in the meter's boundary. Added in ABI 0.1.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RailRole(pub u8);
+
+impl RailRole {
+    /// The meter's total for the whole boundary; energy figures use it. A meter has at most one.
+    pub const TOTAL: Self = Self(0);
+    /// A part of the total (CPU, GPU, SOC, DRAM, ...).
+    pub const PART: Self = Self(1);
+    /// A part that carries the GPU, named so in reports.
+    pub const GPU: Self = Self(2);
+
+    /// A short name: `total`, `part` or `gpu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TOTAL => "total",
+            Self::GPU => "gpu",
+            _ => "part",
+        }
+    }
+}
+
+/// Whether values come from a sensor or a model. Added in ABI 0.1.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Quality(pub u8);
+
+impl Quality {
+    /// Read from a sensor.
+    pub const MEASURED: Self = Self(0);
+    /// Computed from a model (utilisation x TDP, say); every figure built on it is marked so.
+    pub const ESTIMATED: Self = Self(1);
+
+    /// `measured` or `estimated`.
+    pub fn as_str(self) -> &'static str {
+        if self == Self::ESTIMATED { "estimated" } else { "measured" }
+    }
+}
+
+/// One rail of a meter. Added in ABI 0.1.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct RailInfo {
+    /// The rail's name as the hardware labels it (`VDD_IN`, `package-0`, `VDD_CORE`, ...).
+    pub name: RString,
+    /// Power or energy counter.
+    pub kind: RailKind,
+    /// Total or part.
+    pub role: RailRole,
+    /// Measured or estimated.
+    pub quality: Quality,
+    /// What the rail feeds, where it is read from.
+    pub description: RString,
+}
+
+/// What a meter measures. Added in ABI 0.1.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct MeterInfo {
+    /// The meter's name.
+    pub name: RString,
+    /// The measurement boundary: what the total covers and what it cannot see (the supply's
+    /// losses, peripherals, ...).
+    pub boundary: RString,
+    /// The rails, in the order of [`Reading::values`].
+    pub rails: RVec<RailInfo>,
+    /// How often the sensor itself updates, in seconds (0 when unknown); sampling faster than
+    /// this sees repeated values.
+    pub update_interval_s: f64,
+}
+
+/// One reading of every rail. Added in ABI 0.1.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// One value per rail in [`MeterInfo::rails`] order, in the rail's unit; `RNone` where the
+    /// rail could not be read this time (the host counts it as a gap, never as zero).
+    pub values: RVec<ROption<f64>>,
+}
+
+/// A power meter. Added in ABI 0.1.
+#[sabi_trait]
+pub trait Meter: Send {
+    /// What this meter measures.
+    fn info(&self) -> MeterInfo;
+
+    /// Reads every rail once. An error means no rail could be read; the host counts it.
+    #[sabi(last_prefix_field)]
+    fn read(&mut self) -> RResult<Reading, AbiError>;
+}

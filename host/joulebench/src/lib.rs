@@ -1,0 +1,1 @@
+//! joulebench host library (being written).

@@ -1,0 +1,1 @@
+//! joulebench-metrics (being written).

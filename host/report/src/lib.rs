@@ -1,0 +1,1 @@
+//! joulebench-report (being written).

@@ -1,0 +1,1 @@
+//! joulebench-sampler (being written).
