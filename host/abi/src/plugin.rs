@@ -87,7 +87,7 @@ macro_rules! export_runtime_plugin {
         #[$crate::abi_stable::export_root_module]
         pub fn joulebench_root_module() -> $crate::RuntimeModRef {
             use $crate::abi_stable::prefix_type::PrefixTypeTrait;
-            extern "C" fn new(
+            extern "C" fn joulebench_new(
                 config: $crate::abi_stable::std_types::RStr<'_>,
             ) -> $crate::abi_stable::std_types::RResult<$crate::RuntimeBox, $crate::AbiError> {
                 $crate::guard(|| {
@@ -99,7 +99,7 @@ macro_rules! export_runtime_plugin {
                     })
                 })
             }
-            $crate::RuntimeMod { plugin: $crate::plugin_info!(), new }.leak_into_prefix()
+            $crate::RuntimeMod { plugin: $crate::plugin_info!(), new: joulebench_new }.leak_into_prefix()
         }
     };
 }
@@ -113,7 +113,7 @@ macro_rules! export_meter_plugin {
         #[$crate::abi_stable::export_root_module]
         pub fn joulebench_root_module() -> $crate::MeterModRef {
             use $crate::abi_stable::prefix_type::PrefixTypeTrait;
-            extern "C" fn new(
+            extern "C" fn joulebench_new(
                 config: $crate::abi_stable::std_types::RStr<'_>,
             ) -> $crate::abi_stable::std_types::RResult<$crate::MeterBox, $crate::AbiError> {
                 $crate::guard(|| {
@@ -125,7 +125,7 @@ macro_rules! export_meter_plugin {
                     })
                 })
             }
-            $crate::MeterMod { plugin: $crate::plugin_info!(), new }.leak_into_prefix()
+            $crate::MeterMod { plugin: $crate::plugin_info!(), new: joulebench_new }.leak_into_prefix()
         }
     };
 }
@@ -139,7 +139,7 @@ macro_rules! export_dataset_plugin {
         #[$crate::abi_stable::export_root_module]
         pub fn joulebench_root_module() -> $crate::DatasetModRef {
             use $crate::abi_stable::prefix_type::PrefixTypeTrait;
-            extern "C" fn new(
+            extern "C" fn joulebench_new(
                 config: $crate::abi_stable::std_types::RStr<'_>,
             ) -> $crate::abi_stable::std_types::RResult<$crate::DatasetBox, $crate::AbiError> {
                 $crate::guard(|| {
@@ -151,7 +151,7 @@ macro_rules! export_dataset_plugin {
                     })
                 })
             }
-            $crate::DatasetMod { plugin: $crate::plugin_info!(), new }.leak_into_prefix()
+            $crate::DatasetMod { plugin: $crate::plugin_info!(), new: joulebench_new }.leak_into_prefix()
         }
     };
 }

@@ -1,0 +1,1 @@
+//! joulebench-dataset-common (being written).

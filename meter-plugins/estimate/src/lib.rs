@@ -1,0 +1,1 @@
+//! joulebench-meter-estimate (being written).

@@ -1,0 +1,1 @@
+//! joulebench-gguf (being written).
