@@ -1,0 +1,605 @@
+//! The manifest (`plugins.toml`): which plugins to load and which experiments to run.
+//!
+//! ```toml
+//! [settings]                  # optional
+//! results = "results/joulebench.sqlite"
+//!
+//! [[plugin]]
+//! id = "llama"                # the name experiments use
+//! kind = "runtime"            # runtime | meter | dataset
+//! library = "joulebench_runtime_llama_cpp"   # a [lib] name, or a path to a .so
+//! config = { threads = 2 }    # handed to the plugin as TOML; it checks it
+//!
+//! [[model]]
+//! id = "smollm2"
+//! path = "SmolLM2-135M-Instruct.Q4_1.gguf"   # absolute, manifest-relative, or in the models cache
+//!
+//! [[experiment]]
+//! id = "smollm2-cpu"
+//! runtime = "llama"
+//! model = "smollm2"
+//! dataset = ["hellaswag", "winogrande"]      # a list runs one experiment per entry
+//! meter = "estimate"
+//! limit = 100
+//! ```
+//!
+//! Every error names the file, line and column of the offending key or value.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use joulebench_abi::{Convention, PluginKind, SelectionRule};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A parsed and cross-checked manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text, kept for error positions and the results' provenance.
+    pub text: String,
+    /// `[settings]`.
+    pub settings: Settings,
+    /// `[[plugin]]` entries in file order.
+    pub plugins: Vec<PluginEntry>,
+    /// `[[model]]` entries in file order.
+    pub models: Vec<ModelEntry>,
+    /// `[[experiment]]` entries, expanded: one per runtime x model x dataset x meter.
+    pub experiments: Vec<Experiment>,
+}
+
+/// `[settings]`: where results go and how the machine is named.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The results database; relative paths resolve against the manifest's folder.
+    pub results: Option<String>,
+    /// A name for this machine in reports (default: the host name).
+    pub device: Option<String>,
+    /// Where plugin libraries named without a path are found (default: beside the binary).
+    pub plugin_dir: Option<String>,
+}
+
+/// One `[[plugin]]` entry.
+#[derive(Debug, Clone)]
+pub struct PluginEntry {
+    /// Its id.
+    pub id: String,
+    /// Its kind.
+    pub kind: PluginKind,
+    /// The library as written.
+    pub library: String,
+    /// Its config, re-serialized as TOML for the plugin.
+    pub config: String,
+    /// Where the entry is, for messages (`file:line:column`).
+    pub at: String,
+}
+
+/// One `[[model]]` entry.
+#[derive(Debug, Clone)]
+pub struct ModelEntry {
+    /// Its id.
+    pub id: String,
+    /// The path as written.
+    pub path: String,
+    /// Options for the runtime, re-serialized as TOML (empty when none).
+    pub options: String,
+    /// Where the entry is.
+    pub at: String,
+}
+
+/// One expanded experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    /// `id` of the entry, with `/runtime/model/dataset/meter` appended when the entry expands
+    /// to several experiments.
+    pub id: String,
+    /// Runtime plugin id.
+    pub runtime: String,
+    /// Model id.
+    pub model: String,
+    /// Dataset plugin id.
+    pub dataset: String,
+    /// Meter plugin id.
+    pub meter: String,
+    /// Scoring convention.
+    pub convention: Convention,
+    /// Task selection rule.
+    pub selection: SelectionRule,
+    /// Number of tasks (0 = all).
+    pub limit: u64,
+    /// Seed for the selection.
+    pub seed: u64,
+    /// How many times the evaluation runs.
+    pub repeats: u32,
+    /// Seconds of idle baseline before the model loads.
+    pub idle_s: f64,
+    /// Tasks run before the measured evaluation (not scored in the results).
+    pub warmup_tasks: u32,
+    /// Meter sampling rate.
+    pub sample_hz: f64,
+    /// Tasks per runtime call.
+    pub batch_tasks: u32,
+    /// Where the entry is.
+    pub at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    plugin: Vec<Spanned<RawPlugin>>,
+    #[serde(default)]
+    model: Vec<Spanned<RawModel>>,
+    #[serde(default)]
+    experiment: Vec<Spanned<RawExperiment>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    library: Spanned<String>,
+    #[serde(default)]
+    config: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    id: Spanned<String>,
+    path: String,
+    #[serde(default)]
+    options: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn items(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+fn default_convention() -> Spanned<String> {
+    Spanned::new(0..0, "lm-eval".into())
+}
+fn default_selection() -> Spanned<String> {
+    Spanned::new(0..0, "first".into())
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_repeats() -> u32 {
+    1
+}
+fn default_idle_s() -> f64 {
+    5.0
+}
+fn default_warmup() -> u32 {
+    4
+}
+fn default_sample_hz() -> f64 {
+    10.0
+}
+fn default_batch_tasks() -> u32 {
+    8
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExperiment {
+    id: Spanned<String>,
+    runtime: Spanned<OneOrMany>,
+    model: Spanned<OneOrMany>,
+    dataset: Spanned<OneOrMany>,
+    meter: Spanned<OneOrMany>,
+    #[serde(default = "default_convention")]
+    convention: Spanned<String>,
+    #[serde(default = "default_selection")]
+    selection: Spanned<String>,
+    #[serde(default)]
+    limit: u64,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default = "default_repeats")]
+    repeats: u32,
+    #[serde(default = "default_idle_s")]
+    idle_s: f64,
+    #[serde(default = "default_warmup")]
+    warmup_tasks: u32,
+    #[serde(default = "default_sample_hz")]
+    sample_hz: f64,
+    #[serde(default = "default_batch_tasks")]
+    batch_tasks: u32,
+}
+
+/// `file:line:column` of a byte offset in `text`.
+pub fn position(file: &Path, text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{}:{line}:{column}", file.display())
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read manifest {}", path.display()))?;
+        Manifest::parse(path, text)
+    }
+
+    /// Parses and checks manifest text; `path` is used for messages and relative paths.
+    pub fn parse(path: &Path, text: String) -> Result<Manifest> {
+        let raw: RawManifest = toml::from_str(&text).map_err(|e| {
+            let at = position(path, &text, e.span().map_or(0, |s| s.start));
+            anyhow::anyhow!("{at}: {}", e.message().trim_end())
+        })?;
+        let at = |span: Range<usize>| position(path, &text, span.start);
+
+        let mut plugins: Vec<PluginEntry> = Vec::new();
+        for entry in &raw.plugin {
+            let p = entry.get_ref();
+            let kind = PluginKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == p.kind.get_ref())
+                .with_context(|| {
+                    format!(
+                        "{}: unknown plugin kind {:?} for plugin {:?} (expected runtime, meter or dataset)",
+                        at(p.kind.span()),
+                        p.kind.get_ref(),
+                        p.id.get_ref()
+                    )
+                })?;
+            if let Some(first) = plugins.iter().find(|q| &q.id == p.id.get_ref()) {
+                bail!(
+                    "{}: duplicate plugin id {:?} (first defined at {})",
+                    at(p.id.span()),
+                    p.id.get_ref(),
+                    first.at
+                );
+            }
+            if p.library.get_ref().trim().is_empty() {
+                bail!("{}: plugin {:?} has an empty library", at(p.library.span()), p.id.get_ref());
+            }
+            let config = toml::to_string(&p.config.clone().unwrap_or_default())
+                .context("cannot re-serialize a plugin config")?;
+            plugins.push(PluginEntry {
+                id: p.id.get_ref().clone(),
+                kind,
+                library: p.library.get_ref().clone(),
+                config,
+                at: at(entry.span()),
+            });
+        }
+
+        let mut models: Vec<ModelEntry> = Vec::new();
+        for entry in &raw.model {
+            let m = entry.get_ref();
+            if let Some(first) = models.iter().find(|q| &q.id == m.id.get_ref()) {
+                bail!(
+                    "{}: duplicate model id {:?} (first defined at {})",
+                    at(m.id.span()),
+                    m.id.get_ref(),
+                    first.at
+                );
+            }
+            let options = match &m.options {
+                Some(t) => toml::to_string(t).context("cannot re-serialize model options")?,
+                None => String::new(),
+            };
+            models.push(ModelEntry {
+                id: m.id.get_ref().clone(),
+                path: m.path.clone(),
+                options,
+                at: at(entry.span()),
+            });
+        }
+
+        let mut experiments = Vec::new();
+        for entry in &raw.experiment {
+            let e = entry.get_ref();
+            let check = |field: &Spanned<OneOrMany>, what: &str, kind: Option<PluginKind>| {
+                let items = field.get_ref().items();
+                if items.is_empty() {
+                    bail!("{}: experiment {:?} lists no {what}", at(field.span()), e.id.get_ref());
+                }
+                for item in &items {
+                    let known: Vec<&str> = match kind {
+                        Some(k) => {
+                            if let Some(p) = plugins.iter().find(|p| &p.id == item) {
+                                if p.kind != k {
+                                    bail!(
+                                        "{}: experiment {:?} uses {item:?} as its {what}, but that plugin is a {} plugin",
+                                        at(field.span()),
+                                        e.id.get_ref(),
+                                        p.kind
+                                    );
+                                }
+                                continue;
+                            }
+                            plugins.iter().filter(|p| p.kind == k).map(|p| p.id.as_str()).collect()
+                        }
+                        None => {
+                            if models.iter().any(|m| &m.id == item) {
+                                continue;
+                            }
+                            models.iter().map(|m| m.id.as_str()).collect()
+                        }
+                    };
+                    bail!(
+                        "{}: experiment {:?} names unknown {what} id {item:?} (known: {})",
+                        at(field.span()),
+                        e.id.get_ref(),
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    );
+                }
+                Ok(items)
+            };
+            let runtimes = check(&e.runtime, "runtime", Some(PluginKind::Runtime))?;
+            let model_ids = check(&e.model, "model", None)?;
+            let datasets = check(&e.dataset, "dataset", Some(PluginKind::Dataset))?;
+            let meters = check(&e.meter, "meter", Some(PluginKind::Meter))?;
+            let convention = Convention::parse(e.convention.get_ref()).with_context(|| {
+                format!(
+                    "{}: unknown convention {:?} (expected lm-eval or llama-cpp)",
+                    at(e.convention.span()),
+                    e.convention.get_ref()
+                )
+            })?;
+            let selection = SelectionRule::parse(e.selection.get_ref()).with_context(|| {
+                format!(
+                    "{}: unknown selection {:?} (expected first, random or llama-cpp)",
+                    at(e.selection.span()),
+                    e.selection.get_ref()
+                )
+            })?;
+            let here = at(entry.span());
+            if !(e.sample_hz > 0.0 && e.sample_hz <= 10_000.0) {
+                bail!("{here}: experiment {:?}: sample_hz must be in (0, 10000]", e.id.get_ref());
+            }
+            if !(e.idle_s >= 0.0 && e.idle_s.is_finite()) {
+                bail!("{here}: experiment {:?}: idle_s must be >= 0", e.id.get_ref());
+            }
+            if e.repeats == 0 || e.batch_tasks == 0 {
+                bail!(
+                    "{here}: experiment {:?}: repeats and batch_tasks must be >= 1",
+                    e.id.get_ref()
+                );
+            }
+            let many = runtimes.len() * model_ids.len() * datasets.len() * meters.len() > 1;
+            for runtime in &runtimes {
+                for model in &model_ids {
+                    for dataset in &datasets {
+                        for meter in &meters {
+                            let id = if many {
+                                format!("{}/{runtime}/{model}/{dataset}/{meter}", e.id.get_ref())
+                            } else {
+                                e.id.get_ref().clone()
+                            };
+                            if let Some(first) =
+                                experiments.iter().find(|x: &&Experiment| x.id == id)
+                            {
+                                bail!(
+                                    "{here}: duplicate experiment id {id:?} (first defined at {})",
+                                    first.at
+                                );
+                            }
+                            experiments.push(Experiment {
+                                id,
+                                runtime: runtime.clone(),
+                                model: model.clone(),
+                                dataset: dataset.clone(),
+                                meter: meter.clone(),
+                                convention,
+                                selection,
+                                limit: e.limit,
+                                seed: e.seed,
+                                repeats: e.repeats,
+                                idle_s: e.idle_s,
+                                warmup_tasks: e.warmup_tasks,
+                                sample_hz: e.sample_hz,
+                                batch_tasks: e.batch_tasks,
+                                at: here.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        Ok(Manifest {
+            path: path.to_path_buf(),
+            text,
+            settings: raw.settings,
+            plugins,
+            models,
+            experiments,
+        })
+    }
+
+    /// The folder relative paths in the manifest resolve against.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// The plugin entry with this id.
+    pub fn plugin(&self, id: &str) -> Option<&PluginEntry> {
+        self.plugins.iter().find(|p| p.id == id)
+    }
+
+    /// The model entry with this id.
+    pub fn model(&self, id: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// The results database path.
+    pub fn results_path(&self) -> PathBuf {
+        let p = self.settings.results.as_deref().unwrap_or("results/joulebench.sqlite");
+        self.base_dir().join(p)
+    }
+
+    /// The model file of `model`: an absolute path as is; a relative one against the
+    /// manifest's folder, then the models cache (see [`models_dir`]).
+    pub fn model_path(&self, model: &ModelEntry) -> Result<PathBuf> {
+        let p = Path::new(&model.path);
+        if p.is_absolute() {
+            return Ok(p.to_path_buf());
+        }
+        let local = self.base_dir().join(p);
+        if local.exists() {
+            return Ok(local);
+        }
+        let cached = models_dir().join(p);
+        if cached.exists() {
+            return Ok(cached);
+        }
+        bail!(
+            "{}: model {:?}: file {:?} is neither at {} nor in the models cache {} (run `cargo xtask fetch-models`)",
+            model.at,
+            model.id,
+            model.path,
+            local.display(),
+            models_dir().display()
+        )
+    }
+}
+
+/// The models cache: `$JOULEBENCH_MODELS`, else `$XDG_CACHE_HOME/joulebench/models`, else
+/// `~/.cache/joulebench/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("JOULEBENCH_MODELS") {
+        return PathBuf::from(d);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("joulebench").join("models")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[plugin]]
+id = "rt"
+kind = "runtime"
+library = "joulebench_runtime_llama_cpp"
+config = { threads = 2 }
+
+[[plugin]]
+id = "hs"
+kind = "dataset"
+library = "joulebench_dataset_hellaswag"
+
+[[plugin]]
+id = "wg"
+kind = "dataset"
+library = "joulebench_dataset_winogrande"
+
+[[plugin]]
+id = "est"
+kind = "meter"
+library = "joulebench_meter_estimate"
+
+[[model]]
+id = "smol"
+path = "/models/smol.gguf"
+
+[[experiment]]
+id = "e"
+runtime = "rt"
+model = "smol"
+dataset = ["hs", "wg"]
+meter = "est"
+limit = 10
+convention = "llama-cpp"
+"#;
+
+    fn parse(text: &str) -> Result<Manifest> {
+        Manifest::parse(Path::new("m.toml"), text.to_string())
+    }
+
+    #[test]
+    fn a_good_manifest_expands_its_experiments() {
+        let m = parse(GOOD).unwrap();
+        assert_eq!(m.plugins.len(), 4);
+        assert_eq!(m.plugins[0].config.trim(), "threads = 2");
+        assert_eq!(m.plugins[0].at, "m.toml:2:1");
+        let ids: Vec<_> = m.experiments.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["e/rt/smol/hs/est", "e/rt/smol/wg/est"]);
+        assert_eq!(m.experiments[0].convention, Convention::LLAMA_CPP);
+        assert_eq!(m.experiments[1].limit, 10);
+        assert_eq!(m.experiments[1].selection, SelectionRule::FIRST);
+    }
+
+    #[test]
+    fn a_typo_in_a_key_is_named_with_its_position() {
+        let text = GOOD.replace("library = \"joulebench_dataset_hellaswag\"", "libary = \"x\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:11:1: unknown field `libary`"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_plugin_id_is_named_with_its_position() {
+        let text = GOOD.replace("meter = \"est\"", "meter = \"estimat\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.toml:32:9: experiment \"e\" names unknown meter id \"estimat\" (known: est)"
+        );
+    }
+
+    #[test]
+    fn a_plugin_of_the_wrong_kind_is_refused() {
+        let text = GOOD.replace("meter = \"est\"", "meter = \"hs\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("uses \"hs\" as its meter, but that plugin is a dataset plugin"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_position() {
+        let text = GOOD.replace("limit = 10", "limit = \"ten\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:33:9: invalid type: string \"ten\", expected u64"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kinds_conventions_and_duplicates_are_refused() {
+        let e = parse(&GOOD.replace("kind = \"meter\"", "kind = \"sensor\"")).unwrap_err();
+        assert!(e.to_string().starts_with("m.toml:20:8: unknown plugin kind \"sensor\""), "{e}");
+        let e = parse(&GOOD.replace("llama-cpp", "llamacpp")).unwrap_err();
+        assert!(e.to_string().contains("unknown convention \"llamacpp\""), "{e}");
+        let e = parse(&GOOD.replace("id = \"wg\"", "id = \"hs\"")).unwrap_err();
+        assert!(
+            e.to_string().contains("duplicate plugin id \"hs\" (first defined at m.toml:8:1)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn positions_count_lines_and_columns_from_one() {
+        assert_eq!(position(Path::new("f"), "ab\ncd", 4), "f:2:2");
+        assert_eq!(position(Path::new("f"), "ab", 0), "f:1:1");
+    }
+}

@@ -1,0 +1,4 @@
+//! The host's integration tests: one binary, one module per topic.
+
+mod loading;
+mod util;
