@@ -1,19 +1,351 @@
-//! joulebench's build tasks (being written).
+//! joulebench's build tasks, run as `cargo xtask <task>`.
+//!
+//! - `build-plugins [--release] [--features F,...]`: builds the host and every plugin `cdylib`
+//!   side by side in `target/<profile>/`, where the host looks for them. Cargo does not build a
+//!   cdylib that nothing depends on, so `cargo test` alone would test against stale plugins.
+//! - `test [ARGS...]`: installs what is missing, fetches the default model, builds the plugins,
+//!   then runs every test of the workspace (ARGS go to `cargo test`).
+//! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
+//!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
+//! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
+//!
+//! Std only, so that `cargo xtask` starts fast.
 
 mod fetch_data;
 mod fetch_models;
 
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 type DynError = Box<dyn std::error::Error>;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or(&[]);
     let result = match args.first().map(String::as_str) {
-        Some("fetch-data") => fetch_data::run(&args[1..]),
-        Some("fetch-models") => fetch_models::run(&args[1..]),
-        _ => Err("usage: cargo xtask <fetch-data|fetch-models>".into()),
+        Some("build-plugins") => build_plugins_cmd(rest),
+        Some("test") => test(rest),
+        Some("bench") => bench(rest),
+        Some("fetch-models") => fetch_models::run(rest),
+        Some("fetch-data") => fetch_data::run(rest),
+        Some("deps") => ensure_system_packages(),
+        _ => {
+            print_help();
+            Ok(())
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+fn print_help() {
+    eprintln!(
+        "cargo xtask <task>
+
+tasks:
+  build-plugins [--release] [--features F,...]   build the host and every plugin cdylib
+  test [ARGS...]                                  build the plugins, then run every test
+  bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
+                                                  (default plugins.toml), report and plots
+  fetch-models [--only smollm2|gemma3]            download the models into the cache
+  fetch-data [--from DIR]                         download (or import) the benchmark data
+  deps                                            install the system packages the build needs"
+    );
+}
+
+/// The workspace root.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").into()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<(), DynError> {
+    eprintln!("$ {}", show(cmd));
+    let status = cmd.status().map_err(|e| format!("cannot run {}: {e}", show(cmd)))?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", show(cmd)).into());
+    }
+    Ok(())
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn has_libclang() -> bool {
+    if env::var_os("LIBCLANG_PATH").is_some() {
+        return true;
+    }
+    let roots = [
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/local/lib",
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+    ];
+    let mut dirs: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+    if let Ok(entries) = std::fs::read_dir("/usr/lib") {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("llvm-") {
+                dirs.push(e.path().join("lib"));
+            }
+        }
+    }
+    dirs.iter().any(|d| {
+        std::fs::read_dir(d).is_ok_and(|rd| {
+            rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libclang"))
+        })
+    })
+}
+
+fn on_path(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// llama.cpp builds through cmake, and its bindings through libclang: install them with apt when
+/// running as root, else print the one command that does.
+fn ensure_system_packages() -> Result<(), DynError> {
+    let mut missing = Vec::new();
+    if !on_path("cmake") {
+        missing.push("cmake");
+    }
+    if !on_path("clang") {
+        missing.push("clang");
+    }
+    if !has_libclang() {
+        missing.push("libclang-dev");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let install = format!("apt-get install -y {}", missing.join(" "));
+    if !is_root() {
+        return Err(format!(
+            "missing system packages ({}); install them with: sudo apt-get update && sudo {install}",
+            missing.join(", ")
+        )
+        .into());
+    }
+    if !on_path("apt-get") {
+        return Err(format!(
+            "missing system packages ({}) and no apt-get to install them",
+            missing.join(", ")
+        )
+        .into());
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Plugin packages that declare `feature` in their `[features]` table.
+fn packages_with_feature(feature: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for group in ["runtime-plugins", "meter-plugins", "dataset-plugins"] {
+        let Ok(entries) = std::fs::read_dir(project_root().join(group)) else { continue };
+        for e in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path().join("Cargo.toml")) else { continue };
+            let mut in_features = false;
+            let mut name = None;
+            let mut has = false;
+            for line in text.lines() {
+                let line = line.trim();
+                if line.starts_with('[') {
+                    in_features = line == "[features]";
+                } else if let Some(v) = line.strip_prefix("name = ") {
+                    name.get_or_insert_with(|| v.trim_matches('"').to_string());
+                } else if in_features && line.split('=').next().is_some_and(|k| k.trim() == feature)
+                {
+                    has = true;
+                }
+            }
+            if let (true, Some(n)) = (has, name) {
+                out.push(n);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `--features` values as cargo takes them: `pkg/feature` stays, a bare `feature` becomes
+/// `pkg/feature` for every plugin that declares it.
+fn expand_features(list: &str) -> Result<Vec<String>, DynError> {
+    let mut out = Vec::new();
+    for f in list.split([',', ' ']).filter(|f| !f.is_empty()) {
+        if f.contains('/') {
+            out.push(f.to_string());
+            continue;
+        }
+        let pkgs = packages_with_feature(f);
+        if pkgs.is_empty() {
+            return Err(format!("no plugin declares the feature {f:?}").into());
+        }
+        out.extend(pkgs.into_iter().map(|p| format!("{p}/{f}")));
+    }
+    Ok(out)
+}
+
+fn build_plugins_cmd(args: &[String]) -> Result<(), DynError> {
+    let mut release = false;
+    let mut features = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--release" => release = true,
+            "--features" => {
+                features.extend(expand_features(it.next().ok_or("--features needs a value")?)?)
+            }
+            other => match other.strip_prefix("--features=") {
+                Some(v) => features.extend(expand_features(v)?),
+                None => return Err(format!("build-plugins: unknown argument {other:?}").into()),
+            },
+        }
+    }
+    build_plugins(release, &features)
+}
+
+fn build_plugins(release: bool, features: &[String]) -> Result<(), DynError> {
+    ensure_system_packages()?;
+    let mut cmd = cargo();
+    cmd.args(["build", "--workspace", "--exclude", "xtask"]);
+    if release {
+        cmd.arg("--release");
+    }
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    run(&mut cmd)
+}
+
+/// Points `JOULEBENCH_DATA` at `../shared/datasets` beside the checkout when it is unset.
+fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
+    if env::var_os("JOULEBENCH_DATA").is_some() {
+        return Ok(());
+    }
+    let shared = project_root().join("../shared/datasets");
+    if shared.join("hellaswag").is_dir() {
+        cmd.env("JOULEBENCH_DATA", shared.canonicalize()?);
+        return Ok(());
+    }
+    Err(format!(
+        "no benchmark data: set JOULEBENCH_DATA to a folder holding mmlu/, hellaswag/ and winogrande/ \
+         (`cargo xtask fetch-data` makes one), or put it at {}",
+        shared.display()
+    )
+    .into())
+}
+
+fn test(args: &[String]) -> Result<(), DynError> {
+    ensure_system_packages()?;
+    fetch_models::ensure_default_model()?;
+    build_plugins(false, &[])?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).args(args);
+    ensure_data_env(&mut cmd)?;
+    run(&mut cmd)
+}
+
+fn bench(args: &[String]) -> Result<(), DynError> {
+    let mut manifest = "plugins.toml".to_string();
+    let mut no_run = false;
+    for a in args {
+        match a.as_str() {
+            "--no-run" => no_run = true,
+            other if other.starts_with('-') => {
+                return Err(format!("bench: unknown argument {other:?}").into());
+            }
+            other => manifest = other.to_string(),
+        }
+    }
+    ensure_system_packages()?;
+    fetch_models::ensure_default_model()?;
+    build_plugins(true, &[])?;
+    if no_run {
+        return Ok(());
+    }
+    let bin = project_root().join("target/release/joulebench");
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(project_root()).arg("run").arg(&manifest);
+    ensure_data_env(&mut cmd)?;
+    run(&mut cmd)?;
+    let plots = project_root().join("results/plots");
+    run(Command::new(&bin)
+        .current_dir(project_root())
+        .args(["report", "--manifest", &manifest, "--plot"])
+        .arg(&plots))?;
+    eprintln!("plots: {}", plots.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_expands_to_the_plugins_that_declare_it() {
+        for f in expand_features("cuda").unwrap_or_default() {
+            let (pkg, feat) = f.split_once('/').unwrap();
+            assert_eq!(feat, "cuda");
+            assert!(pkg.starts_with("joulebench-"), "{pkg}");
+        }
+        assert_eq!(expand_features("a/b").unwrap(), ["a/b"]);
+        assert!(expand_features("no-such-feature").is_err());
+    }
+
+    /// The repository's rules: every plugin crate is a cdylib and an rlib, every crate opens
+    /// with `//!` docs, and no profile sets `panic = "abort"` (plugins catch panics).
+    #[test]
+    fn tidy() {
+        let root = project_root();
+        let cargo_toml = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        assert!(
+            !cargo_toml.contains("panic = \"abort\""),
+            "panic = \"abort\" breaks the plugins' guard"
+        );
+        for group in ["runtime-plugins", "meter-plugins", "dataset-plugins", "host"] {
+            for e in std::fs::read_dir(root.join(group)).unwrap().flatten() {
+                let manifest = e.path().join("Cargo.toml");
+                let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+                let is_plugin = text.contains("crate-type");
+                if is_plugin && group != "host" {
+                    assert!(
+                        text.contains("\"cdylib\"") && text.contains("\"rlib\""),
+                        "{}: a plugin is a cdylib and an rlib",
+                        manifest.display()
+                    );
+                }
+                for entry in ["src/lib.rs", "src/main.rs"] {
+                    let Ok(src) = std::fs::read_to_string(e.path().join(entry)) else { continue };
+                    assert!(
+                        src.trim_start().starts_with("//!"),
+                        "{}/{entry} opens without //! docs",
+                        e.path().display()
+                    );
+                }
+            }
+        }
     }
 }

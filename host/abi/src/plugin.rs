@@ -99,7 +99,8 @@ macro_rules! export_runtime_plugin {
                     })
                 })
             }
-            $crate::RuntimeMod { plugin: $crate::plugin_info!(), new: joulebench_new }.leak_into_prefix()
+            $crate::RuntimeMod { plugin: $crate::plugin_info!(), new: joulebench_new }
+                .leak_into_prefix()
         }
     };
 }
@@ -125,7 +126,8 @@ macro_rules! export_meter_plugin {
                     })
                 })
             }
-            $crate::MeterMod { plugin: $crate::plugin_info!(), new: joulebench_new }.leak_into_prefix()
+            $crate::MeterMod { plugin: $crate::plugin_info!(), new: joulebench_new }
+                .leak_into_prefix()
         }
     };
 }
@@ -151,7 +153,8 @@ macro_rules! export_dataset_plugin {
                     })
                 })
             }
-            $crate::DatasetMod { plugin: $crate::plugin_info!(), new: joulebench_new }.leak_into_prefix()
+            $crate::DatasetMod { plugin: $crate::plugin_info!(), new: joulebench_new }
+                .leak_into_prefix()
         }
     };
 }

@@ -103,13 +103,20 @@ pub struct Counters {
     pub generated_tokens: u64,
 }
 
-impl Counters {
-    /// The sum of two counters.
-    pub fn add(self, other: Counters) -> Counters {
+impl std::ops::Add for Counters {
+    type Output = Counters;
+
+    fn add(self, other: Counters) -> Counters {
         Counters {
             prompt_tokens: self.prompt_tokens + other.prompt_tokens,
             generated_tokens: self.generated_tokens + other.generated_tokens,
         }
+    }
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, other: Counters) {
+        *self = *self + other;
     }
 }
 

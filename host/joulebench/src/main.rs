@@ -3,7 +3,7 @@
 //! `joulebench plugins` lists the manifest's plugins, `joulebench validate` checks a manifest
 //! without running anything.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -45,7 +45,7 @@ fn plugin_dir(manifest: &Manifest) -> PathBuf {
     }
 }
 
-fn plugins(path: &PathBuf) -> Result<()> {
+fn plugins(path: &Path) -> Result<()> {
     let manifest = Manifest::load(path)?;
     let dir = plugin_dir(&manifest);
     let mut failed = 0;
@@ -64,7 +64,7 @@ fn plugins(path: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-fn validate(path: &PathBuf) -> Result<()> {
+fn validate(path: &Path) -> Result<()> {
     let manifest = Manifest::load(path)?;
     let dir = plugin_dir(&manifest);
     let mut errors = Vec::new();
