@@ -321,10 +321,12 @@ mod tests {
     fn tidy() {
         let root = project_root();
         let cargo_toml = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-        assert!(
-            !cargo_toml.contains("panic = \"abort\""),
-            "panic = \"abort\" breaks the plugins' guard"
-        );
+        let sets_abort = cargo_toml.lines().any(|l| {
+            l.split('#')
+                .next()
+                .is_some_and(|code| code.replace(' ', "").contains("panic=\"abort\""))
+        });
+        assert!(!sets_abort, "panic = \"abort\" breaks the plugins' guard");
         for group in ["runtime-plugins", "meter-plugins", "dataset-plugins", "host"] {
             for e in std::fs::read_dir(root.join(group)).unwrap().flatten() {
                 let manifest = e.path().join("Cargo.toml");

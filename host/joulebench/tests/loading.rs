@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use joulebench::loader::{Plugin, Reason, load};
+use joulebench::loader::{Plugin, load};
 use joulebench_abi::{ABI_VERSION, ErrorCode, ModelSpec};
 
 use crate::util::{built, entry, plugin_dir};

@@ -21,11 +21,6 @@ pub fn built(lib: &str) -> PathBuf {
     p
 }
 
-/// A manifest parsed from text, as if read from `dir/plugins.toml`.
-pub fn manifest(dir: &Path, text: &str) -> Manifest {
-    Manifest::parse(&dir.join("plugins.toml"), text.to_string()).expect("test manifest parses")
-}
-
 /// A plugin entry for `library` of `kind` with a config table's TOML text.
 pub fn entry(id: &str, kind: &str, library: &str, config: &str) -> PluginEntry {
     let text = format!(
