@@ -12,3 +12,4 @@
 pub mod describe;
 pub mod loader;
 pub mod manifest;
+pub mod store;
