@@ -1,1 +1,248 @@
-//! joulebench-sampler (being written).
+//! The host's meter sampler and energy arithmetic.
+//!
+//! A meter plugin only reads; this crate owns timing and integration, as the design's
+//! measurement rules ask:
+//!
+//! - [`Clock`] is the one monotonic clock of a run. The runner stamps phase and task boundaries
+//!   with it and the sampler stamps every reading with it, so windows and samples line up.
+//! - [`Sampler::start`] reads a meter on its own thread at a configured rate, stamps each reading
+//!   at the midpoint of the read call, and hands readings over in batches (every
+//!   [`BATCH_SAMPLES`] samples or [`BATCH_INTERVAL`], whichever comes first), so the runner's
+//!   thread never waits on a sensor.
+//! - [`Trace`] holds the result and answers energy over any window: trapezoidal integration of
+//!   power rails and differences of energy counters, both clipped exactly at the window's edges by
+//!   interpolation; per-rail figures; an idle baseline (median power). Missing values and failed
+//!   reads are kept as such, counted and reported with every figure ([`Energy`]); they are never
+//!   bridged silently, and a window with no coverage is unavailable, not zero.
+#![deny(missing_docs)]
+
+mod trace;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use joulebench_abi::MeterBox;
+
+pub use trace::{
+    Baseline, Energy, GAP_FACTOR, Integral, RailEnergy, ReadError, Trace, WindowEnergy,
+    integrate_counter, integrate_power,
+};
+
+/// The run's monotonic clock: seconds since one origin. Copies share the origin.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self { origin: Instant::now() }
+    }
+
+    /// A clock with the given origin.
+    pub fn with_origin(origin: Instant) -> Self {
+        Self { origin }
+    }
+
+    /// The origin.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// Seconds since the origin.
+    pub fn now(&self) -> f64 {
+        self.at(Instant::now())
+    }
+
+    /// `instant` in seconds since the origin (negative before it).
+    pub fn at(&self, instant: Instant) -> f64 {
+        match instant.checked_duration_since(self.origin) {
+            Some(d) => d.as_secs_f64(),
+            None => -(self.origin - instant).as_secs_f64(),
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The sampler hands readings over at least this often.
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// ... or after this many readings.
+pub const BATCH_SAMPLES: usize = 256;
+
+#[derive(Default)]
+struct Batch {
+    times: Vec<f64>,
+    /// Row-major: `rails` values per sample, NaN where missing.
+    values: Vec<f64>,
+    errors: Vec<ReadError>,
+    missed_ticks: u64,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    pending: Mutex<Batch>,
+}
+
+/// A meter being read on its own thread.
+pub struct Sampler {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<MeterBox>>,
+    trace: Trace,
+    clock: Clock,
+}
+
+impl Sampler {
+    /// Starts reading `meter` every `1 / rate_hz` seconds on a new thread, stamping readings with
+    /// `clock`. Ticks are scheduled on an absolute grid; when a read overruns its slot the
+    /// missed ticks are skipped (and counted), not caught up in a burst.
+    ///
+    /// # Panics
+    /// When `rate_hz` is not a positive finite number (a manifest check's job).
+    pub fn start(mut meter: MeterBox, clock: Clock, rate_hz: f64) -> Sampler {
+        assert!(rate_hz.is_finite() && rate_hz > 0.0, "sampling rate must be positive: {rate_hz}");
+        let info = meter.info();
+        let rails = info.rails.len();
+        let period = Duration::from_secs_f64(1.0 / rate_hz);
+        let trace = Trace::new(info, period.as_secs_f64());
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            pending: Mutex::new(Batch::default()),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("joulebench-sampler".into())
+            .spawn(move || {
+                run(&mut meter, &thread_shared, clock, period, rails);
+                meter
+            })
+            .expect("spawning the sampler thread");
+        Sampler { shared, thread: Some(thread), trace, clock }
+    }
+
+    /// The clock the sampler stamps with.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Takes the batches handed over so far into the trace and returns it. Readings still in the
+    /// sampler thread's current batch (at most [`BATCH_INTERVAL`] old) arrive on a later call.
+    pub fn trace(&mut self) -> &Trace {
+        self.drain();
+        &self.trace
+    }
+
+    fn drain(&mut self) {
+        let batch = {
+            let mut pending = self.shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *pending)
+        };
+        if !batch.times.is_empty() || !batch.errors.is_empty() {
+            self.trace.append_raw(&batch.times, &batch.values, batch.errors);
+            self.trace.refresh_stats();
+        }
+        self.trace.add_missed_ticks(batch.missed_ticks);
+    }
+
+    /// Stops the thread after its current read and returns the meter and everything recorded.
+    pub fn stop(mut self) -> (MeterBox, Trace) {
+        let meter = self.join().expect("the sampler thread is joined only here");
+        self.drain();
+        let empty = Trace::new(self.trace.meter().clone(), 0.0);
+        let trace = std::mem::replace(&mut self.trace, empty);
+        (meter, trace)
+    }
+
+    fn join(&mut self) -> Option<MeterBox> {
+        let thread = self.thread.take()?;
+        self.shared.stop.store(true, Ordering::SeqCst);
+        thread.thread().unpark();
+        match thread.join() {
+            Ok(meter) => Some(meter),
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.shared.stop.store(true, Ordering::SeqCst);
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(meter: &mut MeterBox, shared: &Shared, clock: Clock, period: Duration, rails: usize) {
+    let mut local = Batch::default();
+    let mut last_flush = Instant::now();
+    let start = Instant::now();
+    let mut tick: u32 = 0;
+    let flush = |local: &mut Batch| {
+        let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.times.append(&mut local.times);
+        pending.values.append(&mut local.values);
+        pending.errors.append(&mut local.errors);
+        pending.missed_ticks += std::mem::take(&mut local.missed_ticks);
+    };
+    while !shared.stop.load(Ordering::SeqCst) {
+        let t0 = clock.now();
+        let reading = meter.read().into_result();
+        let t = 0.5 * (t0 + clock.now());
+        match reading {
+            Ok(r) if r.values.len() == rails => {
+                local.times.push(t);
+                local.values.extend(r.values.iter().map(|v| match v.into_option() {
+                    Some(x) if x.is_finite() => x,
+                    _ => f64::NAN,
+                }));
+            }
+            Ok(r) => {
+                local.times.push(t);
+                local.values.extend(std::iter::repeat_n(f64::NAN, rails));
+                local.errors.push(ReadError {
+                    t,
+                    message: format!("meter returned {} values for {rails} rails", r.values.len()),
+                });
+            }
+            Err(e) => {
+                local.times.push(t);
+                local.values.extend(std::iter::repeat_n(f64::NAN, rails));
+                local.errors.push(ReadError { t, message: e.message.to_string() });
+            }
+        }
+        if local.times.len() >= BATCH_SAMPLES || last_flush.elapsed() >= BATCH_INTERVAL {
+            flush(&mut local);
+            last_flush = Instant::now();
+        }
+        tick = tick.saturating_add(1);
+        let mut next = start + period * tick;
+        let now = Instant::now();
+        if next <= now {
+            let behind = (now - next).as_secs_f64() / period.as_secs_f64();
+            let skip = behind.floor() as u32 + 1;
+            local.missed_ticks += u64::from(skip);
+            tick = tick.saturating_add(skip);
+            next = start + period * tick;
+        }
+        loop {
+            if shared.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            std::thread::park_timeout(next - now);
+        }
+    }
+    flush(&mut local);
+}
