@@ -54,7 +54,9 @@ pub fn parse_config<T: DeserializeOwned>(plugin: &str, config: &str) -> Result<T
 /// `index` as a position in a dataset of `len` tasks, or an error saying it is out of range.
 pub fn task_index(index: u64, len: usize) -> Result<usize, AbiError> {
     usize::try_from(index).ok().filter(|&i| i < len).ok_or_else(|| {
-        AbiError::config(format!("task index {index} is out of range (the dataset has {len} tasks)"))
+        AbiError::config(format!(
+            "task index {index} is out of range (the dataset has {len} tasks)"
+        ))
     })
 }
 
@@ -72,7 +74,11 @@ mod tests {
     #[test]
     fn config_errors_name_the_plugin_and_line() {
         let e = parse_config::<Cfg>("mmlu", "path = \"x\"\nshotz = 5\n").unwrap_err();
-        assert!(e.message.starts_with("mmlu config, line 2: unknown field `shotz`"), "{}", e.message);
+        assert!(
+            e.message.starts_with("mmlu config, line 2: unknown field `shotz`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

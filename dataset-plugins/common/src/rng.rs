@@ -74,11 +74,10 @@ mod tests {
     fn first_outputs_match_the_standard() {
         // scoring.md §1.3: mt19937(1) starts 1791095845, 4282876139, 3093770124.
         let mut rng = Mt19937::new(1);
-        assert_eq!([rng.next_u32(), rng.next_u32(), rng.next_u32()], [
-            1_791_095_845,
-            4_282_876_139,
-            3_093_770_124
-        ]);
+        assert_eq!(
+            [rng.next_u32(), rng.next_u32(), rng.next_u32()],
+            [1_791_095_845, 4_282_876_139, 3_093_770_124]
+        );
         // The C++ standard requires the 10000th output of a default-constructed mt19937
         // (seed 5489) to be 4123659995.
         let mut rng = Mt19937::new(5489);

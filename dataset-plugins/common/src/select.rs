@@ -187,8 +187,9 @@ mod tests {
             select(&sel(SelectionRule::FIRST, 99, 0), 2, LlamaCppProcedure::HellaSwag).unwrap(),
             vec![0, 1]
         );
-        let hs = select(&sel(SelectionRule::LLAMA_CPP, 400, 1), 10042, LlamaCppProcedure::HellaSwag)
-            .unwrap();
+        let hs =
+            select(&sel(SelectionRule::LLAMA_CPP, 400, 1), 10042, LlamaCppProcedure::HellaSwag)
+                .unwrap();
         assert_eq!(hs[0], 4187);
         let wg =
             select(&sel(SelectionRule::LLAMA_CPP, 500, 1), 1267, LlamaCppProcedure::MultipleChoice)
