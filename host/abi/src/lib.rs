@@ -92,3 +92,8 @@ pub const ABI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Re-exported so that the export macros and plugins name one `abi_stable`.
 pub use abi_stable;
+
+/// The README's walk-through compiles: its meter plugin is built here as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
