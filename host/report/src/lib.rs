@@ -1,1 +1,101 @@
-//! joulebench-report (being written).
+//! joulebench's reports: what a person reads or looks at after a run.
+//!
+//! This crate renders; it computes no metric and reads no database. The host gathers one
+//! [`ExperimentRow`] per experiment (the metric set from `joulebench-metrics` plus what the
+//! experiment was) into a [`ReportInput`], and this crate turns it into:
+//!
+//! - [`render_markdown`]: the seed study's layout: accuracy, energy, latency and EDP per device x
+//!   model with one column per benchmark (M/H/W), a throughput table, and the per-billion table;
+//! - [`render_csv`] and [`render_json`]: one record per experiment, every metric with its unit in
+//!   its name;
+//! - [`render_plots`]: accuracy against energy per inference with the Pareto front, the power
+//!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG.
+//!
+//! Unavailable figures print as "–", never as 0; estimated energy is marked "~" with a legend.
+//! Plots draw text with a font embedded in the crate (DejaVu Sans, see `assets/`), so they
+//! render on a machine without system fonts.
+#![deny(missing_docs)]
+
+use std::fmt;
+
+use joulebench_metrics::MetricSet;
+use serde::{Deserialize, Serialize};
+
+mod plot;
+mod table;
+
+pub use plot::{pareto_front, render_plots};
+pub use table::{render_csv, render_json, render_markdown};
+
+/// Everything a report shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportInput {
+    /// One entry per experiment, in the order the reports list them.
+    pub experiments: Vec<ExperimentRow>,
+}
+
+/// One experiment: what ran where, and its metric set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentRow {
+    /// The experiment's id in the manifest or results store.
+    pub id: String,
+    /// The machine (host or board name, with its accelerator where it matters:
+    /// `Jetson Orin Nano (GPU)`).
+    pub device: String,
+    /// The model's name.
+    pub model: String,
+    /// The model's parameter count.
+    pub parameters: u64,
+    /// The runtime (`llama.cpp`, `burn`).
+    pub runtime: String,
+    /// The benchmark: `mmlu`, `hellaswag`, `winogrande`, or another dataset's name.
+    pub dataset: String,
+    /// The scoring convention (`lm-eval`, `llama-cpp`).
+    pub convention: String,
+    /// The meter's name (`rapl`, `estimate`, ...).
+    pub meter: String,
+    /// The metric set; its `energy_quality` says whether energy was measured or estimated.
+    pub metrics: MetricSet,
+    /// The power trace of the run, for the trace plot.
+    pub trace: Option<PowerTrace>,
+}
+
+/// Total power over a run, with the run's phases.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PowerTrace {
+    /// Samples as (seconds since the run started, total watts), in time order.
+    pub samples: Vec<(f64, f64)>,
+    /// The phases (`idle`, `load`, `warm-up`, `evaluation`) as spans of the same clock.
+    pub phases: Vec<Phase>,
+}
+
+/// A named span of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// The phase's name.
+    pub name: String,
+    /// Start, seconds since the run started.
+    pub start_s: f64,
+    /// End, seconds since the run started.
+    pub end_s: f64,
+}
+
+/// Why a report could not be written.
+#[derive(Debug)]
+pub struct ReportError {
+    message: String,
+}
+
+impl ReportError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ReportError {}
