@@ -10,6 +10,9 @@
 #![deny(missing_docs)]
 
 pub mod describe;
+pub mod hostinfo;
 pub mod loader;
 pub mod manifest;
+pub mod report;
+pub mod runner;
 pub mod store;

@@ -1,7 +1,8 @@
 //! `joulebench`: measure what a small language model costs on the machine it runs on.
 //!
-//! `joulebench plugins` lists the manifest's plugins, `joulebench validate` checks a manifest
-//! without running anything.
+//! `joulebench run` runs a manifest's experiments and stores every result; `joulebench report`
+//! prints the study's tables and draws the plots from the store; `joulebench plugins` lists the
+//! manifest's plugins; `joulebench validate` checks a manifest without running anything.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,9 @@ use clap::{Parser, Subcommand};
 use joulebench::describe::describe;
 use joulebench::loader::{default_plugin_dir, load};
 use joulebench::manifest::Manifest;
+use joulebench::report::report_input;
+use joulebench::runner::RunOptions;
+use joulebench::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +39,32 @@ enum Command {
     Validate {
         /// The manifest.
         manifest: PathBuf,
+    },
+    /// Run a manifest's experiments (continuing unfinished ones) and store the results.
+    Run {
+        /// The manifest.
+        manifest: PathBuf,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+        /// Stop each experiment after this many batches (it stays resumable).
+        #[arg(long, hide = true)]
+        max_batches: Option<u64>,
+    },
+    /// Print the results as the study's tables, and draw plots.
+    Report {
+        /// The manifest whose results to report.
+        #[arg(long, default_value = "plugins.toml", conflicts_with = "results")]
+        manifest: PathBuf,
+        /// A results database to report instead.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, default_value = "md", value_parser = ["md", "csv", "json"])]
+        format: String,
+        /// Write SVG and PNG plots into this folder.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
 }
 
@@ -91,6 +121,68 @@ fn validate(path: &Path) -> Result<()> {
     Ok(())
 }
 
+fn run(path: &Path, quiet: bool, max_batches: Option<u64>) -> Result<()> {
+    let manifest = Manifest::load(path)?;
+    let options = RunOptions {
+        progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        max_batches,
+    };
+    let outcome = joulebench::runner::run(&manifest, &options)?;
+    let store = Store::open(&manifest.results_path())?;
+    let input = report_input(&store)?;
+    print!("{}", joulebench_report::render_markdown(&input));
+    for s in &outcome.finished {
+        for flag in &s.flags {
+            println!("note: {}: {flag}", s.experiment);
+        }
+    }
+    println!("results: {}", manifest.results_path().display());
+    if !outcome.failed.is_empty() {
+        for (name, e) in &outcome.failed {
+            eprintln!("experiment {name} failed: {e}");
+        }
+        bail!(
+            "{} of {} experiments failed (finished ones are stored; run again to continue)",
+            outcome.failed.len(),
+            outcome.failed.len() + outcome.finished.len()
+        );
+    }
+    Ok(())
+}
+
+fn report(
+    manifest: &Path,
+    results: Option<&Path>,
+    format: &str,
+    plot: Option<&Path>,
+) -> Result<()> {
+    let db = match results {
+        Some(r) => r.to_path_buf(),
+        None => Manifest::load(manifest)?.results_path(),
+    };
+    if !db.exists() {
+        bail!("no results at {}: run `joulebench run` first", db.display());
+    }
+    let store = Store::open(&db)?;
+    let input = report_input(&store)?;
+    match format {
+        "csv" => print!("{}", joulebench_report::render_csv(&input)),
+        "json" => println!(
+            "{}",
+            joulebench_report::render_json(&input).map_err(|e| anyhow::anyhow!("{e}"))?
+        ),
+        _ => print!("{}", joulebench_report::render_markdown(&input)),
+    }
+    if let Some(dir) = plot {
+        let files =
+            joulebench_report::render_plots(&input, dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for f in files {
+            eprintln!("plot: {}", f.display());
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -103,6 +195,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plugins { manifest } => plugins(manifest),
         Command::Validate { manifest } => validate(manifest),
+        Command::Run { manifest, quiet, max_batches } => run(manifest, *quiet, *max_batches),
+        Command::Report { manifest, results, format, plot } => {
+            report(manifest, results.as_deref(), format, plot.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -283,6 +283,15 @@ impl Store {
         Ok(())
     }
 
+    /// An experiment's provenance JSON.
+    pub fn provenance(&self, experiment: i64) -> Result<String> {
+        Ok(self.conn.query_row(
+            "SELECT provenance FROM experiments WHERE id = ?1",
+            params![experiment],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Starts a new segment (one process's share of an experiment) and returns its number.
     pub fn begin_segment(
         &self,
@@ -527,10 +536,14 @@ mod tests {
         store.store_batch(e.id, 0, &[record(0)], &[]).unwrap();
         let sample = SampleRecord { t_s: 1.5, values: vec![Some(2.0), None] };
         // The second batch repeats position 0: the whole batch, samples included, is refused.
-        assert!(store.store_batch(e.id, 0, &[record(1), record(0)], &[sample.clone()]).is_err());
+        assert!(
+            store
+                .store_batch(e.id, 0, &[record(1), record(0)], std::slice::from_ref(&sample))
+                .is_err()
+        );
         assert_eq!(store.done_positions(e.id).unwrap().len(), 1);
         assert!(store.samples(e.id, 0).unwrap().is_empty());
-        store.store_batch(e.id, 0, &[record(1)], &[sample.clone()]).unwrap();
+        store.store_batch(e.id, 0, &[record(1)], std::slice::from_ref(&sample)).unwrap();
         assert_eq!(store.tasks(e.id).unwrap(), vec![record(0), record(1)]);
         assert_eq!(store.samples(e.id, 0).unwrap(), vec![sample]);
         let again = Store::open(&dir.path().join("r.sqlite")).unwrap();

@@ -1,0 +1,63 @@
+//! Builds the report's input from the results store: every finished experiment's summary, and
+//! the power trace of its last segment with the phases marked.
+
+use anyhow::Result;
+use joulebench_report::{ExperimentRow, Phase, PowerTrace, ReportInput};
+
+use crate::runner::Summary;
+use crate::store::Store;
+
+/// The total power over time of an experiment's last segment: power rails as read; energy
+/// counters as the mean power between consecutive samples.
+fn power_trace(store: &Store, experiment: i64) -> Result<Option<PowerTrace>> {
+    let provenance: serde_json::Value =
+        serde_json::from_str(&store.provenance(experiment)?).unwrap_or(serde_json::Value::Null);
+    let rails = provenance["meter_info"]["rails"].as_array().cloned().unwrap_or_default();
+    let Some(total) = rails.iter().position(|r| r["role"] == "total") else { return Ok(None) };
+    let is_counter = rails[total]["unit"] == "J";
+    let phases = store.phases(experiment)?;
+    let Some(segment) = phases.iter().map(|p| p.segment).max() else { return Ok(None) };
+    let samples = store.samples(experiment, segment)?;
+    let points: Vec<(f64, f64)> = if is_counter {
+        samples
+            .windows(2)
+            .filter_map(|w| {
+                let (a, b) = (w[0].values.get(total).copied()??, w[1].values.get(total).copied()??);
+                let dt = w[1].t_s - w[0].t_s;
+                (dt > 0.0 && b >= a).then(|| (0.5 * (w[0].t_s + w[1].t_s), (b - a) / dt))
+            })
+            .collect()
+    } else {
+        samples.iter().filter_map(|s| Some((s.t_s, s.values.get(total).copied()??))).collect()
+    };
+    if points.is_empty() {
+        return Ok(None);
+    }
+    let phases = phases
+        .into_iter()
+        .filter(|p| p.segment == segment)
+        .map(|p| Phase { name: p.name, start_s: p.t0_s, end_s: p.t1_s })
+        .collect();
+    Ok(Some(PowerTrace { samples: points, phases }))
+}
+
+/// The report's input: one row per finished experiment (repeats as separate rows).
+pub fn report_input(store: &Store) -> Result<ReportInput> {
+    let mut experiments = Vec::new();
+    for (id, name, summary) in store.summaries()? {
+        let s: Summary = serde_json::from_str(&summary)?;
+        experiments.push(ExperimentRow {
+            id: if s.repeat > 0 { format!("{name} #{}", s.repeat) } else { name },
+            device: s.device,
+            model: s.model,
+            parameters: s.parameters,
+            runtime: s.runtime,
+            dataset: s.dataset,
+            convention: s.convention,
+            meter: s.meter,
+            metrics: s.metrics,
+            trace: power_trace(store, id)?,
+        });
+    }
+    Ok(ReportInput { experiments })
+}
