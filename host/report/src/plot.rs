@@ -233,7 +233,7 @@ impl Scatter {
             .x_desc("Energy per inference (J)")
             .y_desc("Accuracy (%)")
             .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| tick(*v))
             .label_style((FAMILY, 15))
             .axis_desc_style((FAMILY, 17))
             .light_line_style(RGBColor(235, 235, 235))
@@ -513,7 +513,7 @@ impl Plot for Bars {
             .margin(20)
             .x_label_area_size(50)
             .y_label_area_size(label_width.min(600))
-            .build_cartesian_2d(0.0..v_max * 1.18, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..v_max * 1.18, (0..(n - 1).max(1)).into_segmented())
             .map_err(err)?;
         let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
         let y_fmt = |v: &SegmentValue<i32>| match v {
@@ -523,7 +523,7 @@ impl Plot for Bars {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(self.bars.len())
+            .y_labels(self.bars.len() + 1)
             .y_label_formatter(&y_fmt)
             .x_label_formatter(&|v| tick(*v))
             .x_desc("Tokens processed per Wh of the evaluation phase")
