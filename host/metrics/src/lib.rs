@@ -18,4 +18,4 @@ pub use metrics::{
     EnergyQuality, ExperimentFigures, MetricRow, MetricSet, MetricsError, RailEnergy, RailMetrics,
     compute,
 };
-pub use scoring::{ScoreError, TaskScore, score_task};
+pub use scoring::{ScoreError, TaskScore, count_correct, score_task};

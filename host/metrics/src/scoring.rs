@@ -278,3 +278,11 @@ pub fn score_task(
         greedy,
     })
 }
+
+/// The number of correct answers by `acc`, and by `acc_norm` where every task defines it
+/// (`None` when any task has no normalized verdict).
+pub fn count_correct(scores: &[TaskScore]) -> (u64, Option<u64>) {
+    let correct = scores.iter().filter(|s| s.correct).count() as u64;
+    let norm = scores.iter().map(|s| s.correct_norm.map(u64::from)).sum::<Option<u64>>();
+    (correct, norm)
+}

@@ -266,3 +266,15 @@ fn answers_that_do_not_fit_the_task_are_errors() {
     // lm-eval scores the same answer without trouble: -1 vs -3.
     assert_eq!(score_task(&t, &s, Convention::LM_EVAL).unwrap().predicted, 0);
 }
+
+#[test]
+fn counting_correct_answers() {
+    let (t, s) = choice_task();
+    let lm = score_task(&t, &s, Convention::LM_EVAL).unwrap(); // acc wrong, acc_norm right
+    let ll = score_task(&t, &s, Convention::LLAMA_CPP).unwrap(); // wrong, no acc_norm
+    let (wt, ws) = winogrande_long();
+    let wl = score_task(&wt, &ws, Convention::LLAMA_CPP).unwrap(); // right, no acc_norm
+    assert_eq!(joulebench_metrics::count_correct(&[lm.clone(), lm.clone()]), (0, Some(2)));
+    assert_eq!(joulebench_metrics::count_correct(&[lm, ll, wl]), (1, None));
+    assert_eq!(joulebench_metrics::count_correct(&[]), (0, Some(0)));
+}
