@@ -467,7 +467,7 @@ fn evaluate_segment(
                 .into_result()
                 .map_err(|e| anyhow!("warm-up: runtime {:?}: {e}", exp.runtime))?;
         }
-        store.store_phase(experiment_id, &phase("warmup", t0, clock.now()))?;
+        store.store_phase(experiment_id, &phase("warm-up", t0, clock.now()))?;
     }
 
     let provenance = serde_json::json!({

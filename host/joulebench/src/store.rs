@@ -153,7 +153,7 @@ pub struct SampleRecord {
 pub struct PhaseRecord {
     /// Segment.
     pub segment: u32,
-    /// `idle`, `load`, `warmup` or `evaluation`.
+    /// `idle`, `load`, `warm-up` or `evaluation`.
     pub name: String,
     /// Start, seconds on the segment's clock.
     pub t0_s: f64,
@@ -309,6 +309,20 @@ impl Store {
             params![experiment, next, run, clock_origin_unix_s],
         )?;
         Ok(next)
+    }
+
+    /// The Unix time of a segment's clock origin.
+    pub fn clock_origin(&self, experiment: i64, segment: u32) -> Result<f64> {
+        Ok(self.conn.query_row(
+            "SELECT clock_origin_unix_s FROM segments WHERE experiment_id = ?1 AND segment = ?2",
+            params![experiment, segment],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// How many task records the store holds, over all experiments.
+    pub fn task_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Positions of the tasks already stored for an experiment.

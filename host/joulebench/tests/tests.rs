@@ -1,4 +1,6 @@
 //! The host's integration tests: one binary, one module per topic.
 
 mod loading;
+mod resume;
+mod run;
 mod util;

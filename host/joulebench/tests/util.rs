@@ -29,3 +29,89 @@ pub fn entry(id: &str, kind: &str, library: &str, config: &str) -> PluginEntry {
     let m = Manifest::parse(Path::new("t.toml"), text).expect("entry parses");
     m.plugins.into_iter().next().expect("one plugin")
 }
+
+/// The benchmark data: `$JOULEBENCH_DATA`, else `../shared/datasets` beside the checkout.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("JOULEBENCH_DATA") {
+        return PathBuf::from(d);
+    }
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    assert!(
+        shared.join("hellaswag").is_dir(),
+        "no benchmark data: set JOULEBENCH_DATA (or put the data at {})",
+        shared.display()
+    );
+    shared.canonicalize().unwrap()
+}
+
+/// The default model in the models cache, failing with the command that fetches it.
+pub fn smollm2() -> PathBuf {
+    let p = joulebench::manifest::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(p.exists(), "{} is missing: run `cargo xtask fetch-models`", p.display());
+    p
+}
+
+/// A manifest running SmolLM2 through llama.cpp on `tasks` tasks of each benchmark, with
+/// `meter` (a `[[plugin]]` table of kind meter with id "meter"), storing into `results`.
+pub fn smollm2_manifest(results: &Path, meter: &str, tasks: u32, extra: &str) -> String {
+    for lib in [
+        "joulebench_runtime_llama_cpp",
+        "joulebench_dataset_mmlu",
+        "joulebench_dataset_hellaswag",
+        "joulebench_dataset_winogrande",
+    ] {
+        built(lib);
+    }
+    let data = data_dir();
+    format!(
+        r#"
+[settings]
+results = "{results}"
+plugin_dir = "{plugins}"
+
+[[plugin]]
+id = "llama"
+kind = "runtime"
+library = "joulebench_runtime_llama_cpp"
+config = {{ threads = 2, context_size = 2048 }}
+
+[[plugin]]
+id = "mmlu"
+kind = "dataset"
+library = "joulebench_dataset_mmlu"
+config = {{ data_dir = "{data}", shots = 0 }}
+
+[[plugin]]
+id = "hellaswag"
+kind = "dataset"
+library = "joulebench_dataset_hellaswag"
+config = {{ data_dir = "{data}" }}
+
+[[plugin]]
+id = "winogrande"
+kind = "dataset"
+library = "joulebench_dataset_winogrande"
+config = {{ data_dir = "{data}" }}
+
+{meter}
+
+[[model]]
+id = "smollm2"
+path = "{model}"
+
+[[experiment]]
+id = "e2e"
+runtime = "llama"
+model = "smollm2"
+dataset = ["mmlu", "hellaswag", "winogrande"]
+meter = "meter"
+limit = {tasks}
+selection = "llama-cpp"
+{extra}
+"#,
+        results = results.display(),
+        plugins = plugin_dir().display(),
+        data = data.display(),
+        model = smollm2().display(),
+    )
+}

@@ -1,0 +1,133 @@
+//! A real manifest end to end: SmolLM2 through llama.cpp on a few tasks of each benchmark, with
+//! an Orin Nano hwmon fixture tree whose VDD_IN follows a known power curve. The stored records
+//! and the energy must match what the curve says.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use joulebench::manifest::Manifest;
+use joulebench::runner::{RunOptions, run};
+use joulebench::store::Store;
+
+use crate::util::smollm2_manifest;
+
+/// The power curve on VDD_IN, in watts, at a Unix time in seconds.
+fn power(unix_s: f64) -> f64 {
+    6.0 + 2.0 * (2.0 * std::f64::consts::PI * unix_s / 1.7).sin()
+}
+
+/// Its integral from `a` to `b` (Unix seconds), worked out by hand.
+fn energy(a: f64, b: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI / 1.7;
+    6.0 * (b - a) - 2.0 / w * ((w * b).cos() - (w * a).cos())
+}
+
+const HWMON: &str = "sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1";
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Keeps VDD_IN at 5000 mV and its current at power(now) / 5 V until stopped.
+fn drive(root: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let dir = root.join(HWMON);
+    write_atomically(&dir.join("in1_input"), "5000\n");
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+            let milliamps = (power(now) / 5.0 * 1000.0).round() as i64;
+            write_atomically(&dir.join("curr1_input"), &format!("{milliamps}\n"));
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    })
+}
+
+#[test]
+fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../meter-plugins/orin-rails/tests/fixtures/orin-nano");
+    let root = dir.path().join("orin");
+    copy_tree(&fixture, &root);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = drive(root.clone(), Arc::clone(&stop));
+    let results = dir.path().join("results.sqlite");
+    let meter = format!(
+        "[[plugin]]\nid = \"meter\"\nkind = \"meter\"\nlibrary = \"joulebench_meter_orin_rails\"\nconfig = {{ root = \"{}\" }}\n",
+        root.display()
+    );
+    crate::util::built("joulebench_meter_orin_rails");
+    let text = smollm2_manifest(
+        &results,
+        &meter,
+        6,
+        "idle_s = 0.5\nwarmup_tasks = 1\nsample_hz = 200\nbatch_tasks = 2",
+    );
+    let manifest = Manifest::parse(&dir.path().join("plugins.toml"), text).unwrap();
+    let outcome = run(&manifest, &RunOptions::default()).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(outcome.finished.len(), 3);
+
+    let store = Store::open(&results).unwrap();
+    let summaries = store.summaries().unwrap();
+    assert_eq!(summaries.len(), 3);
+    for ((id, name, _), summary) in summaries.iter().zip(&outcome.finished) {
+        let tasks = store.tasks(*id).unwrap();
+        assert_eq!(tasks.len(), 6, "{name}");
+        let positions: Vec<u64> = tasks.iter().map(|t| t.position).collect();
+        assert_eq!(positions, [0, 1, 2, 3, 4, 5]);
+        let phases = store.phases(*id).unwrap();
+        let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["idle", "load", "warm-up", "evaluation"], "{name}");
+        let eval = &phases[3];
+        for t in &tasks {
+            assert!(
+                t.t_start_s >= eval.t0_s && t.t_end_s <= eval.t1_s + 1e-9,
+                "{name}: task outside the window"
+            );
+            assert!(t.predicted < 4 && t.latency_s > 0.0 && t.prompt_tokens > 0);
+            assert_eq!(t.correct, t.predicted == t.gold);
+        }
+        // The first two tasks share a batch: the same call window, half of it each.
+        assert_eq!((tasks[0].t_start_s, tasks[0].t_end_s), (tasks[1].t_start_s, tasks[1].t_end_s));
+        assert!((tasks[0].latency_s * 2.0 - (tasks[0].t_end_s - tasks[0].t_start_s)).abs() < 1e-12);
+
+        // The evaluation's energy against the curve: the window is [evaluation start, last
+        // task end] on the segment's clock, whose origin the store keeps in Unix seconds.
+        let origin = store.clock_origin(*id, 0).unwrap();
+        let end = tasks.iter().map(|t| t.t_end_s).fold(f64::MIN, f64::max);
+        let expected = energy(origin + eval.t0_s, origin + end);
+        let got = summary.metrics.total_energy_j.expect("measured energy");
+        assert!(
+            (got - expected).abs() / expected < 0.005,
+            "{name}: {got} J measured, {expected} J from the curve"
+        );
+        assert_eq!(summary.metrics.energy_quality.as_str(), "measured");
+        assert!(summary.coverage.unwrap() > 0.99, "{:?}", summary.coverage);
+        let idle = &phases[0];
+        let idle_w = summary.metrics.idle_power_w.expect("idle baseline");
+        let (lo, hi) = (4.0, 8.0);
+        assert!(idle_w > lo && idle_w < hi && idle.t1_s - idle.t0_s >= 0.5, "{idle_w}");
+        // Per-rail energy: VDD_IN is the total, so its rail figure is the same energy.
+        let vdd_in = summary.metrics.rails.iter().find(|r| r.name == "VDD_IN").unwrap();
+        assert!((vdd_in.energy_j.unwrap() - got).abs() < 1e-9);
+    }
+}
