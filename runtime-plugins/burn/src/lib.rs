@@ -1,0 +1,565 @@
+//! joulebench's burn runtime plugin: GGUF models (Llama/SmolLM2 and Gemma 3) run on burn tensors.
+//!
+//! Why a second runtime: joulebench compares engines on the same boards, and burn is a pure-Rust
+//! one whose CPU backend (Flex) needs no C++ toolchain and whose GPU backends (CUDA, wgpu) come
+//! from the same model code. burn has no GGUF import, so the plugin reads GGUF itself
+//! (`joulebench-gguf`), dequantizes every weight to `f32` at load time, builds the tokenizer from
+//! the file's own vocabulary with llama.cpp's algorithms (so that both runtimes score the same
+//! tokens), and runs the transformer written out on burn tensors ([`model`]).
+//!
+//! It answers the same contract as the llama.cpp plugin:
+//!
+//! - **multiple-choice scoring** ([`BurnModel::evaluate_tasks`]): every candidate is tokenized as
+//!   one string, its continuation boundary found by lm-evaluation-harness's rule; a task's common
+//!   token prefix runs once, its key/value cache is shared by all candidates, whose remaining
+//!   tokens run as one batch; the output layer and the full log-softmax are computed only at the
+//!   positions that are scored;
+//! - **greedy generation** ([`BurnModel::generate_text`]) with a token limit and stop strings.
+//!
+//! Configuration (TOML, every key optional): `backend` (`flex`, the default; `cuda` or `wgpu`
+//! when built with those features), `device` (the GPU index), `threads` (the CPU threads of the
+//! plugin's own rayon pool), `context_size` (the most tokens a task or a generation may take,
+//! 2048 by default).
+#![deny(missing_docs)]
+
+pub mod model;
+pub mod tokenizer;
+
+use std::path::Path;
+use std::time::Instant;
+
+use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
+use burn::tensor::Device;
+use joulebench_abi::{
+    AbiError, Counters, Evaluation, GenerateRequest, Generation, Model, Model_TO, ModelBox,
+    ModelInfo, ModelSpec, Runtime, RuntimeInfo, ScoredCandidate, ScoredTask, Task, guard,
+};
+use joulebench_gguf::Gguf;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+pub use model::{Arch, Hparams, KvCache, Transformer};
+pub use tokenizer::Tokenizer;
+
+/// The context size used when neither the configuration nor the model's options give one.
+pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
+
+/// The plugin's configuration.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `flex` (CPU, default), `cuda` or `wgpu`.
+    pub backend: Option<String>,
+    /// The GPU index for `cuda` and `wgpu`.
+    pub device: Option<usize>,
+    /// CPU threads (the plugin's rayon pool); all available by default.
+    pub threads: Option<u32>,
+    /// The most tokens one task or one generation may take.
+    pub context_size: Option<u32>,
+}
+
+/// Per-model options (`ModelSpec.options`), overriding the configuration.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelOptions {
+    /// The most tokens one task or one generation may take.
+    pub context_size: Option<u32>,
+}
+
+/// The backends this build can run on.
+pub fn available_backends() -> Vec<&'static str> {
+    let mut v = vec!["flex"];
+    if cfg!(feature = "cuda") {
+        v.push("cuda");
+    }
+    if cfg!(feature = "wgpu") {
+        v.push("wgpu");
+    }
+    v
+}
+
+/// The burn runtime.
+pub struct BurnRuntime {
+    config: Config,
+    backend: String,
+    pool: std::sync::Arc<rayon::ThreadPool>,
+    threads: usize,
+}
+
+impl std::fmt::Debug for BurnRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BurnRuntime").field("config", &self.config).finish()
+    }
+}
+
+/// Builds the runtime from its configuration (TOML; see [`Config`]).
+pub fn new(config: &str) -> Result<BurnRuntime, AbiError> {
+    let config: Config = toml::from_str(config)
+        .map_err(|e| AbiError::config(format!("burn runtime config: {}", e.message())))?;
+    let backend = config.backend.clone().unwrap_or_else(|| "flex".into());
+    if !available_backends().contains(&backend.as_str()) {
+        return Err(AbiError::config(format!(
+            "burn runtime config: key `backend`: {backend:?} is not available in this build (available: {})",
+            available_backends().join(", ")
+        )));
+    }
+    let threads = match config.threads {
+        Some(0) => {
+            return Err(AbiError::config("burn runtime config: key `threads` must be at least 1"));
+        }
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if config.context_size == Some(0) {
+        return Err(AbiError::config("burn runtime config: key `context_size` must be at least 1"));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("joulebench-burn-{i}"))
+        .build()
+        .map_err(|e| AbiError::backend(format!("starting {threads} threads: {e}")))?;
+    Ok(BurnRuntime { config, backend, pool: std::sync::Arc::new(pool), threads })
+}
+
+fn device_for(backend: &str, index: usize) -> Result<(Device, String), AbiError> {
+    match backend {
+        "flex" => Ok((Device::flex(), cpu_name())),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok((Device::cuda(index), format!("cuda:{index}"))),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok((
+            Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index)),
+            format!("wgpu:discrete-gpu:{index}"),
+        )),
+        other => {
+            let _ = index;
+            Err(AbiError::config(format!(
+                "burn runtime config: key `backend`: {other:?} is not available"
+            )))
+        }
+    }
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+fn sha256_file(path: &Path) -> Result<String, AbiError> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| AbiError::io(path.display(), &e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| AbiError::io(path.display(), &e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn gguf_error(e: joulebench_gguf::GgufError) -> AbiError {
+    match e.io_kind {
+        Some(kind) => AbiError::io(e.path.display(), &std::io::Error::new(kind, e.message)),
+        None => AbiError::data(e.to_string()),
+    }
+}
+
+impl BurnRuntime {
+    /// Loads the model `spec` names, returning the concrete type.
+    pub fn load(&self, spec: &ModelSpec) -> Result<BurnModel, AbiError> {
+        let options: ModelOptions = toml::from_str(spec.options.as_str()).map_err(|e| {
+            AbiError::config(format!("options of model `{}`: {}", spec.id, e.message()))
+        })?;
+        let path = Path::new(spec.path.as_str());
+        let (device, device_name) = device_for(&self.backend, self.config.device.unwrap_or(0))?;
+        let pool = self.pool.clone();
+        let g = Gguf::open(path).map_err(gguf_error)?;
+        let tokenizer = Tokenizer::from_gguf(&g).map_err(AbiError::data)?;
+        let transformer =
+            pool.install(|| Transformer::load(&g, &device)).map_err(AbiError::data)?;
+        if tokenizer.vocab_size() != transformer.hp.vocab {
+            return Err(AbiError::data(format!(
+                "{}: vocabulary and embedding sizes differ",
+                path.display()
+            )));
+        }
+        let context = options
+            .context_size
+            .or(self.config.context_size)
+            .unwrap_or(DEFAULT_CONTEXT_SIZE)
+            .min(transformer.hp.context_length as u32);
+        let file_type = g.get("general.file_type").and_then(joulebench_gguf::Value::as_u64);
+        let quantization = file_type
+            .and_then(|t| joulebench_gguf::file_type_name(t as u32))
+            .map_or_else(|| "unknown".to_string(), str::to_string);
+        let name = g
+            .get("general.name")
+            .and_then(joulebench_gguf::Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            });
+        let info = ModelInfo {
+            name: name.into(),
+            path: spec.path.clone(),
+            architecture: g.architecture().map_err(gguf_error)?.into(),
+            parameters: g.parameter_count(),
+            quantization: quantization.into(),
+            file_size: g.file_size,
+            sha256: sha256_file(path)?.into(),
+            context_size: context,
+            backend: self.backend.clone().into(),
+            device: device_name.into(),
+            threads: self.threads as u32,
+        };
+        Ok(BurnModel { info, tokenizer, transformer, pool })
+    }
+}
+
+impl Runtime for BurnRuntime {
+    fn info(&self) -> RuntimeInfo {
+        RuntimeInfo {
+            name: "burn".into(),
+            engine_version: "burn 0.22.1".into(),
+            backends: available_backends().into_iter().map(Into::into).collect(),
+            backend: self.backend.clone().into(),
+        }
+    }
+
+    fn load_model(&mut self, spec: &ModelSpec) -> RResult<ModelBox, AbiError> {
+        guard(|| Ok(Model_TO::from_value(self.load(spec)?, abi_stable::sabi_trait::TD_Opaque)))
+    }
+}
+
+/// A model loaded by the burn runtime.
+pub struct BurnModel {
+    info: ModelInfo,
+    tokenizer: Tokenizer,
+    transformer: Transformer,
+    pool: std::sync::Arc<rayon::ThreadPool>,
+}
+
+/// One candidate, tokenized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prepared {
+    tokens: Vec<u32>,
+    continuation_start: usize,
+    first_scored: usize,
+}
+
+/// The length of the longest common prefix of all sequences.
+fn common_prefix(seqs: &[&[u32]]) -> usize {
+    let Some(first) = seqs.first() else { return 0 };
+    let mut n = first.len();
+    for s in &seqs[1..] {
+        n = n.min(first.iter().zip(s.iter()).take_while(|(a, b)| a == b).count());
+    }
+    n
+}
+
+/// `log p(token)` and whether `token` is the first argmax of `row`.
+fn score_row(row: &[f32], token: usize) -> (f32, bool) {
+    let mut max = f32::NEG_INFINITY;
+    let mut arg = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > max {
+            max = x;
+            arg = i;
+        }
+    }
+    let sum: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
+    let lse = f64::from(max) + sum.ln();
+    ((f64::from(row[token]) - lse) as f32, arg == token)
+}
+
+impl BurnModel {
+    /// What the model is.
+    pub fn model_info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Tokenizes `text` (see [`Model::tokenize`]).
+    pub fn tokens(&self, text: &str, add_special: bool) -> Vec<i32> {
+        self.tokenizer.encode(text, add_special).into_iter().map(|t| t as i32).collect()
+    }
+
+    fn prepare(&self, task: &Task) -> Result<(usize, Vec<Prepared>), AbiError> {
+        let mut out = Vec::with_capacity(task.candidates.len());
+        for c in task.candidates.iter() {
+            let context = c.context.as_str();
+            let trimmed = context.trim_end();
+            let n_context = self.tokenizer.encode(trimmed, true).len();
+            let whole = format!("{context}{}", c.continuation);
+            let tokens = self.tokenizer.encode(&whole, true);
+            let continuation_start = n_context.min(tokens.len());
+            out.push(Prepared { tokens, continuation_start, first_scored: 0 });
+        }
+        if out.is_empty() {
+            return Err(AbiError::data(format!("task `{}` has no candidates", task.id)));
+        }
+        let seqs: Vec<&[u32]> = out.iter().map(|c| c.tokens.as_slice()).collect();
+        let common = common_prefix(&seqs);
+        for c in &mut out {
+            c.first_scored = common.min(c.continuation_start).max(1);
+        }
+        Ok((common, out))
+    }
+
+    /// Scores every candidate of every task (see [`Model::evaluate`]).
+    pub fn evaluate_tasks(&mut self, tasks: &[Task]) -> Result<Evaluation, AbiError> {
+        let pool = self.pool.clone();
+        pool.install(|| {
+            let mut scored = Vec::with_capacity(tasks.len());
+            let mut counters = Counters::default();
+            for task in tasks {
+                let (s, n) = self.score_task(task)?;
+                counters.prompt_tokens += n as u64;
+                scored.push(s);
+            }
+            Ok(Evaluation { tasks: scored.into(), counters })
+        })
+    }
+
+    fn score_task(&self, task: &Task) -> Result<(ScoredTask, usize), AbiError> {
+        let (c, cands) = self.prepare(task)?;
+        let cells = c + cands.iter().map(|k| k.tokens.len() - c).sum::<usize>();
+        let longest = cands.iter().map(|k| k.tokens.len()).max().unwrap_or(0);
+        if longest > self.info.context_size as usize {
+            return Err(AbiError::unsupported(format!(
+                "task `{}` needs {longest} tokens, more than the context size {}: raise `context_size`",
+                task.id, self.info.context_size
+            )));
+        }
+        let vocab = self.transformer.hp.vocab;
+        let backend = |e: String| AbiError::backend(format!("task `{}`: {e}", task.id));
+        // The prefix runs once; logits at its positions from the earliest first_scored - 1 on.
+        let min_fs = cands.iter().map(|k| k.first_scored).min().unwrap_or(1);
+        let (prefix_cache, prefix_logits, prefix_from) = if c > 0 {
+            let from = (min_fs - 1).min(c - 1);
+            let out: Vec<usize> = (from..c).collect();
+            let (cache, logits) = self
+                .transformer
+                .forward(&[cands[0].tokens[..c].to_vec()], None, &out)
+                .map_err(backend)?;
+            (Some(cache), logits, from)
+        } else {
+            (None, Vec::new(), 0)
+        };
+        // Each candidate's tokens after the prefix, except the last (whose logits nobody needs).
+        let batch: Vec<usize> =
+            (0..cands.len()).filter(|&k| cands[k].tokens.len() > c + 1).collect();
+        let s_len = batch.iter().map(|&k| cands[k].tokens.len() - 1 - c).max().unwrap_or(0);
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut out_rows = Vec::new();
+        for (bi, &k) in batch.iter().enumerate() {
+            let t = &cands[k].tokens;
+            let mut row = t[c..t.len() - 1].to_vec();
+            let real = row.len();
+            row.resize(s_len, 0);
+            rows.push(row);
+            out_rows.extend((0..real).map(|s| bi * s_len + s));
+        }
+        let suffix_logits = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.transformer.forward(&rows, prefix_cache.as_ref(), &out_rows).map_err(backend)?.1
+        };
+        let mut suffix_index = vec![usize::MAX; cands.len()];
+        let mut offset = 0;
+        for &k in &batch {
+            suffix_index[k] = offset;
+            offset += cands[k].tokens.len() - 1 - c;
+        }
+        let mut candidates = Vec::with_capacity(cands.len());
+        for (k, cand) in cands.iter().enumerate() {
+            let n = cand.tokens.len().saturating_sub(cand.first_scored);
+            let mut logprobs = Vec::with_capacity(n);
+            let mut greedy = Vec::with_capacity(n);
+            for t in cand.first_scored..cand.tokens.len() {
+                let p = t - 1;
+                let row = if p < c {
+                    let r = p - prefix_from;
+                    &prefix_logits[r * vocab..(r + 1) * vocab]
+                } else {
+                    let r = suffix_index[k] + (p - c);
+                    &suffix_logits[r * vocab..(r + 1) * vocab]
+                };
+                let (lp, g) = score_row(row, cand.tokens[t] as usize);
+                if lp.is_nan() {
+                    return Err(backend("the model returned NaN logits".into()));
+                }
+                logprobs.push(lp);
+                greedy.push(g);
+            }
+            candidates.push(ScoredCandidate {
+                tokens: cand.tokens.iter().map(|&t| t as i32).collect(),
+                continuation_start: cand.continuation_start as u32,
+                first_scored: cand.first_scored as u32,
+                logprobs: logprobs.into(),
+                greedy: greedy.into(),
+            });
+        }
+        Ok((ScoredTask { common_prefix: c as u32, candidates: candidates.into() }, cells))
+    }
+
+    /// Generates greedily (see [`Model::generate`]).
+    pub fn generate_text(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
+        let pool = self.pool.clone();
+        pool.install(|| self.generate_inner(request))
+    }
+
+    fn generate_inner(&self, request: &GenerateRequest) -> Result<Generation, AbiError> {
+        let start = Instant::now();
+        let stops: Vec<&str> =
+            request.stop.iter().map(|s| s.as_str()).filter(|s| !s.is_empty()).collect();
+        let find_stop = |text: &str| stops.iter().filter_map(|s| text.find(s)).min();
+        let done =
+            |text: String, finish: &str, ttft: f64, tps: f64, counters: Counters| Generation {
+                text: text.into(),
+                finish: finish.into(),
+                time_to_first_token_s: ttft,
+                decode_tokens_per_s: tps,
+                counters,
+            };
+        if request.max_tokens == 0 {
+            return Ok(done(String::new(), "max_tokens", 0.0, 0.0, Counters::default()));
+        }
+        let prompt = self.tokenizer.encode(request.prompt.as_str(), true);
+        if prompt.is_empty() {
+            return Err(AbiError::data("generate: the prompt has no tokens"));
+        }
+        let n_ctx = self.info.context_size as usize;
+        let needed = prompt.len() + request.max_tokens as usize;
+        if needed > n_ctx {
+            return Err(AbiError::unsupported(format!(
+                "generate: the prompt's {} tokens and max_tokens = {} need {needed} tokens, more than the context size {n_ctx}",
+                prompt.len(),
+                request.max_tokens
+            )));
+        }
+        let backend = |e: String| AbiError::backend(format!("generate: {e}"));
+        let (mut cache, mut logits) = self
+            .transformer
+            .forward(std::slice::from_ref(&prompt), None, &[prompt.len() - 1])
+            .map_err(backend)?;
+        let mut counters = Counters { prompt_tokens: prompt.len() as u64, generated_tokens: 0 };
+        let mut bytes = Vec::new();
+        let mut first_at = None;
+        let mut last_at: Instant;
+        let finish;
+        loop {
+            let token = argmax(&logits) as u32;
+            let now = Instant::now();
+            first_at.get_or_insert(now);
+            last_at = now;
+            if self.tokenizer.is_eog(token) {
+                finish = "eog";
+                break;
+            }
+            counters.generated_tokens += 1;
+            self.tokenizer.decode_bytes(token, &mut bytes);
+            if !stops.is_empty() && find_stop(&String::from_utf8_lossy(&bytes)).is_some() {
+                finish = "stop";
+                break;
+            }
+            if counters.generated_tokens >= u64::from(request.max_tokens) {
+                finish = "max_tokens";
+                break;
+            }
+            let (c, l) =
+                self.transformer.forward(&[vec![token]], Some(&cache), &[0]).map_err(backend)?;
+            cache = c;
+            logits = l;
+        }
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(at) = find_stop(&text) {
+            text.truncate(at);
+        }
+        let first_at = first_at.unwrap_or(last_at);
+        let ttft = first_at.duration_since(start).as_secs_f64();
+        let produced = counters.generated_tokens + u64::from(finish == "eog");
+        let span = last_at.duration_since(first_at).as_secs_f64();
+        let after_first = produced.saturating_sub(1);
+        let tps = if after_first > 0 && span > 0.0 { after_first as f64 / span } else { 0.0 };
+        Ok(done(text, finish, ttft, tps, counters))
+    }
+}
+
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Model for BurnModel {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    fn tokenize(&self, text: RStr<'_>, add_special: bool) -> RResult<RVec<i32>, AbiError> {
+        guard(|| Ok(self.tokens(text.as_str(), add_special).into()))
+    }
+
+    fn evaluate(&mut self, tasks: RSlice<'_, Task>) -> RResult<Evaluation, AbiError> {
+        guard(|| self.evaluate_tasks(tasks.as_slice()))
+    }
+
+    fn generate(&mut self, request: &GenerateRequest) -> RResult<Generation, AbiError> {
+        guard(|| self.generate_text(request))
+    }
+}
+
+#[allow(missing_docs)]
+mod export {
+    use super::new;
+    joulebench_abi::export_runtime_plugin!(new);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_checked() {
+        assert!(new("").is_ok());
+        assert!(new("threads = 1\ncontext_size = 512").is_ok());
+        let e = new("colour = 1").unwrap_err();
+        assert!(e.message.contains("unknown field `colour`"), "{}", e.message);
+        let e = new("backend = \"tpu\"").unwrap_err();
+        assert!(e.message.contains("\"tpu\" is not available"), "{}", e.message);
+        assert!(new("threads = 0").is_err());
+    }
+
+    #[test]
+    fn common_prefix_of_sequences() {
+        assert_eq!(common_prefix(&[&[1, 2, 3], &[1, 2, 4], &[1, 2]]), 2);
+        assert_eq!(common_prefix(&[&[1, 2, 3]]), 3);
+        assert_eq!(common_prefix(&[&[5], &[1, 2]]), 0);
+    }
+
+    #[test]
+    fn row_scores() {
+        // log-softmax of [0, ln 3] is [ln 1/4, ln 3/4].
+        let row = [0.0, 3f32.ln()];
+        let (lp, g) = score_row(&row, 1);
+        assert!((lp - 0.75f32.ln()).abs() < 1e-6);
+        assert!(g);
+        let (lp, g) = score_row(&row, 0);
+        assert!((lp - 0.25f32.ln()).abs() < 1e-6);
+        assert!(!g);
+    }
+}
