@@ -85,7 +85,7 @@ pub fn entries_with_prefix(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .map(|e| e.path())
         .collect();
-    v.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+    v.sort_by_key(|a| natural_key(a));
     v
 }
 
