@@ -380,7 +380,12 @@ impl Trace {
             integrate_power(&self.times, col, start, end, self.max_interval_s())
         };
         let window_s = (end - start).max(0.0);
-        let coverage = if window_s > 0.0 { (r.covered_s / window_s).clamp(0.0, 1.0) } else { 0.0 };
+        // No gap means the whole window is covered; the division would only add rounding.
+        let coverage = match (window_s > 0.0, r.gaps) {
+            (false, _) => 0.0,
+            (true, 0) => 1.0,
+            (true, _) => (r.covered_s / window_s).clamp(0.0, 1.0),
+        };
         Energy {
             joules: (r.covered_s > 0.0).then_some(r.joules),
             window_s,
