@@ -32,6 +32,10 @@ pub struct Integral {
     pub longest_gap_s: f64,
     /// Valid samples inside the window.
     pub samples: usize,
+    /// Samples inside the window where this rail was missing (failed reads included). A power
+    /// rail's gaps come from them; an energy counter is exact across them, so they do not reduce
+    /// its coverage, but they are still counted here.
+    pub missing: usize,
     /// Intervals over which an energy counter went backwards (left out of the sum).
     pub counter_resets: usize,
 }
@@ -74,10 +78,12 @@ fn first_interval(t: &[f64], a: f64) -> usize {
     t.partition_point(|&x| x <= a).saturating_sub(1)
 }
 
-fn count_valid(t: &[f64], v: &[f64], a: f64, b: f64) -> usize {
+/// Valid and missing samples with times in `[a, b]`.
+fn count_samples(t: &[f64], v: &[f64], a: f64, b: f64) -> (usize, usize) {
     let lo = t.partition_point(|&x| x < a);
-    let hi = t.partition_point(|&x| x <= b);
-    v[lo..hi].iter().filter(|x| !x.is_nan()).count()
+    let hi = t.partition_point(|&x| x <= b).max(lo);
+    let valid = v[lo..hi].iter().filter(|x| !x.is_nan()).count();
+    (valid, hi - lo - valid)
 }
 
 /// Trapezoidal integral of a power series (W, NaN = missing) over `[a, b]`, clipped exactly at
@@ -105,7 +111,7 @@ pub fn integrate_power(t: &[f64], p: &[f64], a: f64, b: f64, max_interval_s: f64
         }
     }
     let mut r = cov.finish();
-    r.samples = count_valid(t, p, a, b);
+    (r.samples, r.missing) = count_samples(t, p, a, b);
     r
 }
 
@@ -151,7 +157,7 @@ pub fn integrate_counter(t: &[f64], e: &[f64], a: f64, b: f64) -> Integral {
         }
     }
     let mut r = cov.finish();
-    r.samples = count_valid(t, e, a, b);
+    (r.samples, r.missing) = count_samples(t, e, a, b);
     r.counter_resets = resets;
     r
 }
@@ -168,6 +174,8 @@ pub struct Energy {
     pub coverage: f64,
     /// Valid samples inside the window.
     pub samples: usize,
+    /// Samples inside the window where the rail was missing (see [`Integral::missing`]).
+    pub missing: usize,
     /// Uncovered stretches of the window.
     pub gaps: usize,
     /// The longest uncovered stretch, in seconds.
@@ -391,6 +399,7 @@ impl Trace {
             window_s,
             coverage,
             samples: r.samples,
+            missing: r.missing,
             gaps: r.gaps,
             longest_gap_s: r.longest_gap_s,
             counter_resets: r.counter_resets,

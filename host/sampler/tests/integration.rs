@@ -79,6 +79,7 @@ fn missing_values_are_gaps_not_bridged() {
     assert_eq!(r.gaps, 1);
     assert!(close(r.longest_gap_s, 2.0, 1e-12));
     assert_eq!(r.samples, 10);
+    assert_eq!(r.missing, 1);
 }
 
 #[test]
@@ -112,6 +113,8 @@ fn counter_spans_a_missing_sample_exactly_and_skips_a_reset() {
     assert!(close(r.joules, 40.0, 1e-12), "{}", r.joules);
     assert_eq!(r.counter_resets, 1);
     assert_eq!(r.gaps, 1);
+    assert_eq!(r.missing, 1, "the missing counter sample is bridged but counted");
+    assert_eq!(r.samples, 5);
     assert!(close(r.covered_s, 4.0, 1e-12));
 }
 

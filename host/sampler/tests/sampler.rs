@@ -84,6 +84,8 @@ fn failures_and_missing_rails_are_recorded_not_bridged() {
     let total = w.total.unwrap();
     assert_eq!(total.read_errors, 2);
     assert_eq!(total.gaps, 2, "reads 3 and 6 each open a gap");
+    assert_eq!(total.missing, 2);
+    assert_eq!(total.samples, n - 2);
     let covered = (times[n - 1] - times[0]) - (times[4] - times[2]) - (times[7] - times[5]);
     assert!((total.coverage * total.window_s - covered).abs() < 1e-9);
     assert!((total.joules.unwrap() - 8.0 * covered).abs() < 1e-9);
