@@ -18,7 +18,9 @@
 #![allow(non_local_definitions)]
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{ROption, RResult};
 use joulebench_abi::{
@@ -48,11 +50,17 @@ pub struct Config {
     pub command: Vec<String>,
     /// An optional calibration to wall power.
     pub calibration: Option<Calibration>,
+    /// Seconds a command may take before it is killed and the read fails (default 2).
+    pub timeout_s: f64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { command: vec!["vcgencmd".into(), "pmic_read_adc".into()], calibration: None }
+        Self {
+            command: vec!["vcgencmd".into(), "pmic_read_adc".into()],
+            calibration: None,
+            timeout_s: 2.0,
+        }
     }
 }
 
@@ -152,6 +160,7 @@ fn describe(rail: &str) -> &'static str {
 pub struct Pi5Pmic {
     info: MeterInfo,
     command: Vec<String>,
+    timeout: Duration,
     rails: Vec<String>,
     calibration: Option<Calibration>,
 }
@@ -180,8 +189,15 @@ impl Pi5Pmic {
                 c.scale, c.offset_w
             )));
         }
+        if !(config.timeout_s.is_finite() && config.timeout_s > 0.0) {
+            return Err(AbiError::config(format!(
+                "pi5-pmic config: `timeout_s` must be a positive number of seconds, got {}",
+                config.timeout_s
+            )));
+        }
+        let timeout = Duration::from_secs_f64(config.timeout_s);
         let what = config.command.join(" ");
-        let channels = run(&config.command)?;
+        let channels = run(&config.command, timeout)?;
         let pairs = pair(&channels);
         if pairs.is_empty() {
             return Err(AbiError::new(
@@ -248,16 +264,64 @@ impl Pi5Pmic {
                 update_interval_s: 0.0,
             },
             command: config.command,
+            timeout,
             rails: pairs.into_iter().map(|(n, _, _)| n).collect(),
             calibration: config.calibration,
         })
     }
 }
 
+/// Runs `command` like [`Command::output`], but kills it after `timeout`, so that a hung
+/// vcgencmd cannot stall the sampler (and the run's end) forever.
+fn output(command: &[String], timeout: Duration) -> std::io::Result<Output> {
+    let mut child = Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    std::thread::scope(|s| {
+        let stdout = s.spawn(move || {
+            let mut buf = Vec::new();
+            out.as_mut().map(|o| o.read_to_end(&mut buf));
+            buf
+        });
+        let stderr = s.spawn(move || {
+            let mut buf = Vec::new();
+            err.as_mut().map(|e| e.read_to_end(&mut buf));
+            buf
+        });
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("did not answer within {} s", timeout.as_secs_f64()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        Ok(Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
+    })
+}
+
 /// Runs the command and parses its reply.
-fn run(command: &[String]) -> Result<Vec<Channel>, AbiError> {
+fn run(command: &[String], timeout: Duration) -> Result<Vec<Channel>, AbiError> {
     let what = command.join(" ");
-    let out = Command::new(&command[0]).args(&command[1..]).output().map_err(|e| {
+    let out = output(command, timeout).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            return AbiError::backend(format!("`{what}` {e}; killed"));
+        }
         let code = match e.kind() {
             std::io::ErrorKind::NotFound => ErrorCode::NOT_FOUND,
             std::io::ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
@@ -304,7 +368,7 @@ impl Meter for Pi5Pmic {
 
     fn read(&mut self) -> RResult<Reading, AbiError> {
         guard(|| {
-            let channels = run(&self.command)?;
+            let channels = run(&self.command, self.timeout)?;
             let found: HashMap<String, f64> =
                 pair(&channels).into_iter().map(|(r, a, v)| (r, a * v)).collect();
             let per_rail: Vec<Option<f64>> =

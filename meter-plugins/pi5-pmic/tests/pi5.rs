@@ -132,6 +132,13 @@ fn no_access_to_dev_vcio_says_to_join_the_video_group() {
 }
 
 #[test]
+fn a_hung_command_is_killed_after_its_timeout() {
+    let e = new("command = [\"sleep\", \"30\"]\ntimeout_s = 0.2").err().unwrap();
+    assert_eq!(e.code, ErrorCode::BACKEND);
+    assert_eq!(e.message.as_str(), "`sleep 30` did not answer within 0.2 s; killed");
+}
+
+#[test]
 fn bad_config_is_refused() {
     let e = new("comand = [\"x\"]").err().unwrap();
     assert_eq!(e.code, ErrorCode::INVALID_CONFIG);
