@@ -14,6 +14,8 @@
 //!   interpolation; per-rail figures; an idle baseline (median power). Missing values and failed
 //!   reads are kept as such, counted and reported with every figure ([`Energy`]); they are never
 //!   bridged silently, and a window with no coverage is unavailable, not zero.
+//! - [`probe_update_period`] reads a meter back to back before sampling starts and reports the
+//!   read cost and how often the values change, so the runner can choose and record a rate.
 #![deny(missing_docs)]
 
 mod trace;
@@ -245,4 +247,83 @@ fn run(meter: &mut MeterBox, shared: &Shared, clock: Clock, period: Duration, ra
         }
     }
     flush(&mut local);
+}
+
+/// What back-to-back reads show about a meter: how long a read takes and how often the sensor's
+/// values change (methodology rule 4: poll at half the update period, no faster).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateProbe {
+    /// Reads made.
+    pub reads: usize,
+    /// Reads that failed.
+    pub failed: usize,
+    /// Median duration of one read, seconds.
+    pub read_cost_s: f64,
+    /// Times any rail's value changed between consecutive successful reads.
+    pub changes: usize,
+    /// Median interval between changes, seconds; `None` with fewer than two changes.
+    pub update_period_s: Option<f64>,
+}
+
+impl UpdateProbe {
+    /// The sampling rate the probe suggests: twice the update rate, capped by the read cost (at
+    /// most half of each period spent reading) and by `max_hz`.
+    pub fn suggested_rate_hz(&self, max_hz: f64) -> f64 {
+        let mut hz = max_hz;
+        if let Some(p) = self.update_period_s.filter(|p| *p > 0.0) {
+            hz = hz.min(2.0 / p);
+        }
+        if self.read_cost_s > 0.0 {
+            hz = hz.min(0.5 / self.read_cost_s);
+        }
+        hz
+    }
+}
+
+/// Reads `meter` back to back for about `budget` (at most `max_reads` reads) and reports the read
+/// cost and the interval between value changes. Run it before sampling starts.
+pub fn probe_update_period(
+    meter: &mut MeterBox,
+    budget: Duration,
+    max_reads: usize,
+) -> UpdateProbe {
+    let start = Instant::now();
+    let mut costs = Vec::new();
+    let mut change_times = Vec::new();
+    let mut failed = 0;
+    let mut last: Option<Vec<Option<f64>>> = None;
+    while costs.len() < max_reads && start.elapsed() < budget {
+        let t0 = Instant::now();
+        let r = meter.read().into_result();
+        let t1 = Instant::now();
+        costs.push((t1 - t0).as_secs_f64());
+        let Ok(r) = r else {
+            failed += 1;
+            continue;
+        };
+        let values: Vec<Option<f64>> = r.values.iter().map(|v| v.into_option()).collect();
+        if let Some(prev) = &last
+            && *prev != values
+        {
+            change_times.push((t0 - start).as_secs_f64() + 0.5 * (t1 - t0).as_secs_f64());
+        }
+        last = Some(values);
+    }
+    let mut intervals: Vec<f64> = change_times.windows(2).map(|w| w[1] - w[0]).collect();
+    UpdateProbe {
+        reads: costs.len(),
+        failed,
+        read_cost_s: median(&mut costs).unwrap_or(0.0),
+        changes: change_times.len(),
+        update_period_s: median(&mut intervals),
+    }
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    Some(*m)
 }

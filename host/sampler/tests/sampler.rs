@@ -102,3 +102,46 @@ fn clock_copies_share_their_origin() {
     assert_eq!(clock.at(clock.origin()), 0.0);
     assert!(clock.at(clock.origin() - Duration::from_millis(5)) < 0.0);
 }
+
+/// A meter whose value changes every fourth read.
+struct Stepping {
+    reads: usize,
+}
+
+impl Meter for Stepping {
+    fn info(&self) -> MeterInfo {
+        MeterInfo {
+            name: "stepping".into(),
+            boundary: "a test".into(),
+            rails: vec![RailInfo {
+                name: "total".into(),
+                kind: RailKind::POWER,
+                role: RailRole::TOTAL,
+                quality: Quality::MEASURED,
+                description: "steps".into(),
+            }]
+            .into(),
+            update_interval_s: 0.0,
+        }
+    }
+
+    fn read(&mut self) -> RResult<Reading, AbiError> {
+        self.reads += 1;
+        std::thread::sleep(Duration::from_micros(200));
+        RResult::ROk(Reading { values: vec![ROption::RSome((self.reads / 4) as f64)].into() })
+    }
+}
+
+#[test]
+fn probe_counts_value_changes_and_read_cost() {
+    let mut meter = Meter_TO::from_value(Stepping { reads: 0 }, TD_Opaque);
+    let p = joulebench_sampler::probe_update_period(&mut meter, Duration::from_secs(10), 41);
+    assert_eq!(p.reads, 41);
+    assert_eq!(p.failed, 0);
+    // reads 1..=41 give 0,0,0,1,1,1,1,2,...,10: ten changes, four reads apart
+    assert_eq!(p.changes, 10);
+    assert!(p.read_cost_s >= 200e-6, "{}", p.read_cost_s);
+    let period = p.update_period_s.unwrap();
+    assert!(period >= 4.0 * 200e-6, "{period}");
+    assert!(p.suggested_rate_hz(10.0) <= 10.0);
+}
