@@ -11,6 +11,7 @@
 //! The total is the package when there is one; with several sockets it is a `packages` rail, the
 //! sum of the package counters (sockets do not overlap, so the sum is a counter too). Subzones
 //! and DRAM are parts; `psys` contains the packages and is reported beside them, never added.
+//! The MMIO interface's zones (`intel-rapl-mmio:*`) duplicate the package and are left out.
 //! Since the fix for CVE-2020-8694 `energy_uj` is readable by root only; the constructor's error
 //! says how to grant access.
 #![warn(missing_docs)]
