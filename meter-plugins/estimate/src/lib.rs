@@ -74,6 +74,14 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// `x86` or `arm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86 => "x86",
+            Arch::Arm => "arm",
+        }
+    }
+
     /// The architecture this plugin was built for.
     pub fn host() -> Self {
         if std::env::consts::ARCH.contains("arm") || std::env::consts::ARCH.contains("aarch") {
@@ -266,7 +274,7 @@ impl Estimate {
                 let meminfo = under_root(&config.root, "/proc/meminfo");
                 let gib = parse_mem_total_gib(&meminfo, &read(&meminfo)?)?;
                 let w = ram_power_w(gib, arch);
-                (w, format!("CodeCarbon's DIMM model for {gib:.1} GiB on {arch:?}"))
+                (w, format!("CodeCarbon's DIMM model for {gib:.1} GiB on {}", arch.as_str()))
             }
         };
         let tdp = config.tdp_w * f64::from(sockets);

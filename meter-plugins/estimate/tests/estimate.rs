@@ -68,6 +68,7 @@ fn first_read_uses_the_load_since_boot_and_the_dimm_model() {
     // MemTotal 24684084 kB = 23.5 GiB -> 4 DIMMs x 5 W on x86
     assert!((v[1] - cpu).abs() < 1e-9, "{} vs {cpu}", v[1]);
     assert_eq!(v[2], 20.0);
+    assert!(m.info().rails[2].description.contains("DIMM model for 23.5 GiB on x86"));
     assert!((v[0] - cpu - 20.0).abs() < 1e-9);
 }
 
