@@ -35,6 +35,7 @@ use joulebench_abi::{
     ModelInfo, ModelSpec, Runtime, RuntimeInfo, ScoredCandidate, ScoredTask, Task, guard,
 };
 use joulebench_gguf::Gguf;
+use rayon::prelude::*;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -277,7 +278,10 @@ fn score_row(row: &[f32], token: usize) -> (f32, bool) {
             arg = i;
         }
     }
-    let sum: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
+    let sum: f64 = row
+        .chunks(1024)
+        .map(|ch| f64::from(ch.iter().map(|&x| (x - max).exp()).sum::<f32>()))
+        .sum();
     let lse = f64::from(max) + sum.ln();
     ((f64::from(row[token]) - lse) as f32, arg == token)
 }
@@ -380,12 +384,15 @@ impl BurnModel {
             suffix_index[k] = offset;
             offset += cands[k].tokens.len() - 1 - c;
         }
-        let mut candidates = Vec::with_capacity(cands.len());
-        for (k, cand) in cands.iter().enumerate() {
-            let n = cand.tokens.len().saturating_sub(cand.first_scored);
-            let mut logprobs = Vec::with_capacity(n);
-            let mut greedy = Vec::with_capacity(n);
-            for t in cand.first_scored..cand.tokens.len() {
+        // (candidate, token index) of every scored token, then all rows scored in parallel.
+        let targets: Vec<(usize, usize)> = cands
+            .iter()
+            .enumerate()
+            .flat_map(|(k, cand)| (cand.first_scored..cand.tokens.len()).map(move |t| (k, t)))
+            .collect();
+        let scores: Vec<(f32, bool)> = targets
+            .par_iter()
+            .map(|&(k, t)| {
                 let p = t - 1;
                 let row = if p < c {
                     let r = p - prefix_from;
@@ -394,13 +401,17 @@ impl BurnModel {
                     let r = suffix_index[k] + (p - c);
                     &suffix_logits[r * vocab..(r + 1) * vocab]
                 };
-                let (lp, g) = score_row(row, cand.tokens[t] as usize);
-                if lp.is_nan() {
-                    return Err(backend("the model returned NaN logits".into()));
-                }
-                logprobs.push(lp);
-                greedy.push(g);
-            }
+                score_row(row, cands[k].tokens[t] as usize)
+            })
+            .collect();
+        if scores.iter().any(|(lp, _)| lp.is_nan()) {
+            return Err(backend("the model returned NaN logits".into()));
+        }
+        let mut scores = scores.into_iter();
+        let mut candidates = Vec::with_capacity(cands.len());
+        for cand in &cands {
+            let n = cand.tokens.len().saturating_sub(cand.first_scored);
+            let (logprobs, greedy): (Vec<f32>, Vec<bool>) = scores.by_ref().take(n).unzip();
             candidates.push(ScoredCandidate {
                 tokens: cand.tokens.iter().map(|&t| t as i32).collect(),
                 continuation_start: cand.continuation_start as u32,

@@ -1,0 +1,120 @@
+//! The burn runtime against the llama.cpp runtime on real benchmark data: equal tokenization of
+//! every candidate of 200 tasks from each benchmark, and per-token log-probabilities on 200
+//! HellaSwag tasks (mean absolute difference under 0.05 nats per token, the same predicted
+//! answer on at least 97 % of the tasks), for both default models.
+//!
+//! Both runtimes live in this one test binary (building llama.cpp and burn is slow enough once).
+
+mod common;
+
+use common::{GEMMA3, SMOLLM2, model_path};
+use joulebench_abi::{Evaluation, ModelSpec, Task};
+
+fn spec(name: &str) -> ModelSpec {
+    ModelSpec {
+        id: name.into(),
+        path: model_path(name).display().to_string().into(),
+        options: "".into(),
+    }
+}
+
+/// Tasks of the three benchmarks: 200 each, spread over the files.
+fn all_tasks() -> Vec<(&'static str, Vec<Task>)> {
+    vec![
+        ("hellaswag", common::hellaswag(0, 50, 200)),
+        ("winogrande", common::winogrande(6, 200)),
+        ("mmlu", common::mmlu(70, 200)),
+    ]
+}
+
+fn check_tokenization(name: &str) {
+    let burn = joulebench_runtime_burn::new("").unwrap().load(&spec(name)).unwrap();
+    let llama = joulebench_runtime_llama_cpp::new("").unwrap().load(&spec(name)).unwrap();
+    for (bench, tasks) in all_tasks() {
+        assert_eq!(tasks.len(), 200, "{bench}");
+        let mut strings = 0;
+        for t in &tasks {
+            for c in t.candidates.iter() {
+                for text in
+                    [format!("{}{}", c.context, c.continuation), c.context.trim_end().to_string()]
+                {
+                    assert_eq!(
+                        burn.tokens(&text, true),
+                        llama.tokens(&text, true),
+                        "{name}, {bench} task {}: {text:?}",
+                        t.id
+                    );
+                    strings += 1;
+                }
+            }
+        }
+        assert!(strings >= 800, "{bench}: {strings}");
+    }
+}
+
+/// Mean absolute per-token difference and the share of tasks with the same argmax of the mean
+/// log-probability over the scored tokens.
+fn compare(a: &Evaluation, b: &Evaluation) -> (f64, f64) {
+    let (mut sum, mut n, mut same) = (0f64, 0usize, 0usize);
+    for (ta, tb) in a.tasks.iter().zip(b.tasks.iter()) {
+        assert_eq!(ta.common_prefix, tb.common_prefix);
+        let mut pa = Vec::new();
+        let mut pb = Vec::new();
+        for (ca, cb) in ta.candidates.iter().zip(tb.candidates.iter()) {
+            assert_eq!(ca.tokens, cb.tokens);
+            assert_eq!(ca.first_scored, cb.first_scored);
+            assert_eq!(ca.logprobs.len(), cb.logprobs.len());
+            for (x, y) in ca.logprobs.iter().zip(cb.logprobs.iter()) {
+                sum += f64::from((x - y).abs());
+                n += 1;
+            }
+            let start = (ca.continuation_start - ca.first_scored) as usize;
+            let mean = |v: &[f32]| {
+                v[start..].iter().map(|&x| f64::from(x)).sum::<f64>()
+                    / (v.len() - start).max(1) as f64
+            };
+            pa.push(mean(&ca.logprobs));
+            pb.push(mean(&cb.logprobs));
+        }
+        let argmax =
+            |v: &[f64]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
+        same += usize::from(argmax(&pa) == argmax(&pb));
+    }
+    (sum / n.max(1) as f64, same as f64 / a.tasks.len() as f64)
+}
+
+fn check_logprobs(name: &str) {
+    let tasks = common::hellaswag(0, 50, 200);
+    assert_eq!(tasks.len(), 200);
+    let mut burn = joulebench_runtime_burn::new("").unwrap().load(&spec(name)).unwrap();
+    let mut llama = joulebench_runtime_llama_cpp::new("").unwrap().load(&spec(name)).unwrap();
+    let eb = burn.evaluate_tasks(&tasks).unwrap();
+    let el = llama.evaluate_tasks(&tasks).unwrap();
+    let (mad, same) = compare(&eb, &el);
+    eprintln!(
+        "{name}: mean |Δ logprob| = {mad:.4} nats/token, same prediction on {:.1} % of 200 tasks",
+        same * 100.0
+    );
+    assert!(mad < 0.05, "{name}: mean absolute difference {mad}");
+    assert!(same >= 0.97, "{name}: same prediction on {same}");
+}
+
+#[test]
+fn smollm2_tokenization_equals_llama_cpp() {
+    check_tokenization(SMOLLM2);
+}
+
+#[test]
+fn gemma3_tokenization_equals_llama_cpp() {
+    check_tokenization(GEMMA3);
+}
+
+#[test]
+fn smollm2_logprobs_agree_with_llama_cpp() {
+    check_logprobs(SMOLLM2);
+}
+
+#[test]
+fn gemma3_logprobs_agree_with_llama_cpp() {
+    check_logprobs(GEMMA3);
+}
