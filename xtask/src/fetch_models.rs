@@ -93,8 +93,6 @@ fn models_dir_from(var: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
 }
 
 /// The default model's path, fetching and verifying it first when it is missing or wrong.
-// For `cargo xtask test` and `bench`, which main.rs wires up.
-#[allow(dead_code)]
 pub fn ensure_default_model() -> Result<PathBuf, DynError> {
     ensure(&MODELS[0], &models_dir())
 }
