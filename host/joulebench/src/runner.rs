@@ -35,6 +35,24 @@ pub const MIN_WINDOW_S: f64 = 60.0;
 /// Mean power drift between the first and last third of the evaluation that is flagged (rule 6).
 pub const MAX_DRIFT: f64 = 0.05;
 
+/// Coverage at or above which a window's energy is taken as measured over the whole window.
+const FULL_COVERAGE: f64 = 0.999;
+/// Coverage below which a window's energy is unavailable rather than extrapolated.
+const MIN_COVERAGE: f64 = 0.5;
+
+/// A window's energy over the whole window: the covered energy when the samples cover it, else
+/// the covered mean power times the window (flagged by the caller), and unavailable when less
+/// than half of it is covered.
+fn whole_window(e: &joulebench_sampler::Energy) -> Option<f64> {
+    if e.coverage >= FULL_COVERAGE {
+        e.joules
+    } else if e.coverage >= MIN_COVERAGE {
+        e.mean_power_w().map(|w| w * e.window_s)
+    } else {
+        None
+    }
+}
+
 /// What the runner stores as an experiment's summary, and what reports read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
@@ -737,15 +755,28 @@ pub fn summarize(
         }
         eval_s += end - start;
         let window = trace.energy(start, end);
-        match window.total.as_ref().and_then(|e| e.joules) {
+        match window.total.as_ref().and_then(whole_window) {
             Some(j) => {
                 energy = energy.map(|e| e + j);
                 covered += window.total.as_ref().map_or(0.0, |e| e.coverage * e.window_s);
             }
             None => energy = None,
         }
+        if let Some(e) = window.total.as_ref().filter(|e| e.coverage < FULL_COVERAGE) {
+            flags.push(if e.coverage >= MIN_COVERAGE {
+                format!(
+                    "segment {segment}: samples cover {:.1}% of the evaluation; the rest is extrapolated at the covered mean power",
+                    100.0 * e.coverage
+                )
+            } else {
+                format!(
+                    "segment {segment}: samples cover only {:.1}% of the evaluation: energy unavailable",
+                    100.0 * e.coverage
+                )
+            });
+        }
         for (acc, r) in rails.iter_mut().zip(&window.rails) {
-            *acc = match (*acc, r.energy.joules) {
+            *acc = match (*acc, whole_window(&r.energy)) {
                 (Some(a), Some(b)) => Some(a + b),
                 _ => None,
             };

@@ -2,7 +2,9 @@
 //! an Orin Nano hwmon fixture tree whose VDD_IN follows a known power curve. The stored records
 //! and the energy must match what the curve says.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,18 +46,36 @@ fn write_atomically(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// Keeps VDD_IN at 5000 mV and its current at power(now) / 5 V until stopped.
+/// Keeps VDD_IN at 5000 mV and serves its current as power(now) / 5 V at the moment of every
+/// read: `curr1_input` is a FIFO, and each time the meter opens it, this thread writes the
+/// current of that instant. The values the meter sees follow the curve exactly, however busy the
+/// machine is.
 fn drive(root: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     let dir = root.join(HWMON);
     write_atomically(&dir.join("in1_input"), "5000\n");
+    let fifo = dir.join("curr1_input");
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success(), "mkfifo");
     std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
+        loop {
+            // Blocks until a reader opens the other end.
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
             let milliamps = (power(now) / 5.0 * 1000.0).round() as i64;
-            write_atomically(&dir.join("curr1_input"), &format!("{milliamps}\n"));
-            std::thread::sleep(Duration::from_micros(500));
+            // A reader that went away is not an error.
+            let _ = writeln!(f, "{milliamps}");
         }
     })
+}
+
+/// Stops the FIFO writer: sets the flag, then opens the FIFO once so its pending open returns.
+fn stop_driving(root: &Path, stop: &AtomicBool, writer: std::thread::JoinHandle<()>) {
+    stop.store(true, Ordering::SeqCst);
+    let _ = std::fs::read_to_string(root.join(HWMON).join("curr1_input"));
+    writer.join().unwrap();
 }
 
 #[test]
@@ -77,12 +97,11 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
         &results,
         &meter,
         6,
-        "idle_s = 0.5\nwarmup_tasks = 1\nsample_hz = 200\nbatch_tasks = 2",
+        "idle_s = 0.5\nwarmup_tasks = 1\nsample_hz = 50\nbatch_tasks = 2",
     );
     let manifest = Manifest::parse(&dir.path().join("plugins.toml"), text).unwrap();
     let outcome = run(&manifest, &RunOptions::default()).unwrap();
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
+    stop_driving(&root, &stop, writer);
     assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
     assert_eq!(outcome.finished.len(), 3);
 
@@ -118,7 +137,9 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
         let got = summary.metrics.total_energy_j.expect("measured energy");
         assert!(
             (got - expected).abs() / expected < 0.005,
-            "{name}: {got} J measured, {expected} J from the curve"
+            "{name}: {got} J measured, {expected} J from the curve, coverage {:?}, flags {:?}",
+            summary.coverage,
+            summary.flags
         );
         assert_eq!(summary.metrics.energy_quality.as_str(), "measured");
         assert!(summary.coverage.unwrap() > 0.99, "{:?}", summary.coverage);
