@@ -142,7 +142,17 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
             summary.flags
         );
         assert_eq!(summary.metrics.energy_quality.as_str(), "measured");
-        assert!(summary.coverage.unwrap() > 0.99, "{:?}", summary.coverage);
+        // On a busy machine some reads overrun their slot: the gaps are counted, the rest of
+        // the window extrapolated, and the summary says so.
+        let coverage = summary.coverage.unwrap();
+        assert!(coverage > 0.8, "{coverage}");
+        if coverage < 0.999 {
+            assert!(
+                summary.flags.iter().any(|f| f.contains("extrapolated")),
+                "{:?}",
+                summary.flags
+            );
+        }
         let idle = &phases[0];
         let idle_w = summary.metrics.idle_power_w.expect("idle baseline");
         let (lo, hi) = (4.0, 8.0);
