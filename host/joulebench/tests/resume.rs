@@ -52,6 +52,7 @@ fn results(path: &Path) -> Vec<(String, Vec<TaskRecord>)> {
 
 #[test]
 fn a_killed_run_resumes_to_the_uninterrupted_result() {
+    let _one_at_a_time = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let straight = write_manifest(dir.path(), "straight");
     assert!(joulebench(&straight).status().unwrap().success());

@@ -80,6 +80,7 @@ fn stop_driving(root: &Path, stop: &AtomicBool, writer: std::thread::JoinHandle<
 
 #[test]
 fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
+    let _one_at_a_time = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../meter-plugins/orin-rails/tests/fixtures/orin-nano");

@@ -30,6 +30,10 @@ pub fn entry(id: &str, kind: &str, library: &str, config: &str) -> PluginEntry {
     m.plugins.into_iter().next().expect("one plugin")
 }
 
+/// Held by the tests that run the real model, so that they do not share the 2 cores with each
+/// other (the sampler thread of one would starve behind the other's inference threads).
+pub static REAL_MODEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The benchmark data: `$JOULEBENCH_DATA`, else `../shared/datasets` beside the checkout.
 pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("JOULEBENCH_DATA") {
@@ -73,7 +77,7 @@ plugin_dir = "{plugins}"
 id = "llama"
 kind = "runtime"
 library = "joulebench_runtime_llama_cpp"
-config = {{ threads = 2, context_size = 2048 }}
+config = {{ threads = 1, context_size = 2048 }}
 
 [[plugin]]
 id = "mmlu"
