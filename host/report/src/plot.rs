@@ -308,13 +308,20 @@ impl Scatter {
 }
 
 /// Room on the right of the scatter plot for its legend, px.
-const LEGEND_WIDTH: u32 = 250;
+const LEGEND_WIDTH: u32 = 330;
 
 /// A legend entry's sample.
 enum Mark {
     Line(ShapeStyle),
     Marker(usize, ShapeStyle),
     Heading,
+}
+
+/// A triangle marker's corners around its centre, px (y grows downwards).
+const TRIANGLE: [(i32, i32); 3] = [(0, -9), (-8, 5), (8, 5)];
+
+fn closed(points: &[(i32, i32)]) -> Vec<(i32, i32)> {
+    points.iter().chain(points.first()).copied().collect()
 }
 
 /// Draws a marker centred on `at`: circle, triangle, square or cross by `shape`.
@@ -332,7 +339,9 @@ where
     let base = EmptyElement::at(at);
     match shape % 4 {
         0 => area.draw(&(base + Circle::new((0, 0), 7, style))),
-        1 => area.draw(&(base + TriangleMarker::new((0, 0), 9, style))),
+        // plotters' TriangleMarker is always filled; hollow ones are drawn as a closed path.
+        1 if style.filled => area.draw(&(base + Polygon::new(TRIANGLE.to_vec(), style))),
+        1 => area.draw(&(base + PathElement::new(closed(&TRIANGLE), style))),
         2 => area.draw(&(base + Rectangle::new([(-6, -6), (6, 6)], style))),
         _ => area.draw(&(base + Cross::new((0, 0), 7, style.stroke_width(3)))),
     }
@@ -551,5 +560,32 @@ impl Plot for Bars {
                 .map_err(err)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders one marker of each shape in `style` and returns the SVG text.
+    fn markers_svg(style: ShapeStyle) -> String {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (200, 50)).into_drawing_area();
+            for shape in 0..4 {
+                draw_marker(&root, (20 + 40 * shape as i32, 25), shape, style).unwrap();
+            }
+            root.present().unwrap();
+        }
+        svg
+    }
+
+    #[test]
+    fn hollow_markers_have_no_fill() {
+        let hollow = markers_svg(ShapeStyle::from(&BLACK).stroke_width(2));
+        assert!(!hollow.contains("<polygon"), "a hollow marker was filled:\n{hollow}");
+        assert!(hollow.contains("<polyline"), "the hollow triangle is missing:\n{hollow}");
+        let filled = markers_svg(BLACK.filled());
+        assert!(filled.contains("<polygon"), "the filled triangle is missing:\n{filled}");
     }
 }
