@@ -412,17 +412,50 @@ impl Plot for Trace<'_> {
         let w_max = s.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.22;
         let t_end = if t_end > t_start { t_end } else { t_start + 1.0 };
         let e = self.e;
-        let title = format!(
-            "Power: {} on {}, {} ({}, {})",
-            e.model,
-            e.device,
-            e.dataset,
-            e.meter,
-            e.metrics.energy_quality.as_str()
-        );
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FAMILY, 22))
+        // Title and a one-line key of the phases and the meter above the chart: names of
+        // narrow phases written inside their bands would overlap.
+        let (head, body) = root.split_vertically(76);
+        let centre = |size: u32| {
+            TextStyle::from((FAMILY, size).into_font()).pos(Pos::new(HPos::Center, VPos::Center))
+        };
+        let title = format!("Power of {} on {}, {}", e.model, e.device, e.dataset);
+        let width = head.dim_in_pixel().0 as i32;
+        head.draw(&Text::new(title, (width / 2, 20), centre(21))).map_err(err)?;
+        let mut key: Vec<(Option<RGBColor>, String)> = Vec::new();
+        for (i, p) in self.trace.phases.iter().enumerate() {
+            if !key.iter().any(|(_, name)| *name == p.name) {
+                key.push((Some(phase_color(&p.name, i)), p.name.clone()));
+            }
+        }
+        key.push((
+            None,
+            format!("meter: {} ({} energy)", e.meter, e.metrics.energy_quality.as_str()),
+        ));
+        let label = TextStyle::from((FAMILY, 15).into_font())
+            .color(&RGBColor(40, 40, 40))
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        let widths: Vec<i32> = key
+            .iter()
+            .map(|(c, name)| {
+                let text = head.estimate_text_size(name, &label).map(|s| s.0 as i32).unwrap_or(0);
+                text + if c.is_some() { 22 } else { 0 } + 24
+            })
+            .collect();
+        let mut x = (width - widths.iter().sum::<i32>()) / 2;
+        for ((c, name), w) in key.iter().zip(&widths) {
+            let mut text_x = x;
+            if let Some(c) = c {
+                head.draw(&Rectangle::new([(x, 48), (x + 16, 62)], c.mix(0.35).filled()))
+                    .map_err(err)?;
+                head.draw(&Rectangle::new([(x, 48), (x + 16, 62)], c)).map_err(err)?;
+                text_x += 22;
+            }
+            head.draw(&Text::new(name.clone(), (text_x, 55), label.clone())).map_err(err)?;
+            x += w;
+        }
+        let mut chart = ChartBuilder::on(&body)
             .margin(20)
+            .margin_top(6)
             .x_label_area_size(50)
             .y_label_area_size(64)
             .build_cartesian_2d(t_start..t_end, 0.0..w_max)
@@ -439,31 +472,19 @@ impl Plot for Trace<'_> {
             .draw()
             .map_err(err)?;
         for (i, p) in self.trace.phases.iter().enumerate() {
-            let c = phase_color(&p.name, i);
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [(p.start_s, 0.0), (p.end_s, w_max)],
-                    c.mix(0.16).filled(),
-                )))
-                .map_err(err)?;
-            // Name the phase at the top of its band, centred; alternate rows so that names of
-            // narrow neighbouring phases do not overlap.
-            let row = if i % 2 == 0 { 0.975 } else { 0.925 };
-            let style = TextStyle::from((FAMILY, 15).into_font())
-                .color(&RGBColor(40, 40, 40))
-                .pos(Pos::new(HPos::Center, VPos::Center));
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    p.name.clone(),
-                    ((p.start_s + p.end_s) / 2.0, w_max * row),
-                    style,
+                    phase_color(&p.name, i).mix(0.16).filled(),
                 )))
                 .map_err(err)?;
         }
         chart
             .draw_series(LineSeries::new(
                 s.iter().copied(),
-                ShapeStyle::from(&RGBColor(20, 20, 20)).stroke_width(2),
+                // Width 1: plotters joins wider bitmap lines with unbounded mitres, which turn
+                // every sharp up-and-down of a noisy trace into a spike across the image.
+                ShapeStyle::from(&RGBColor(20, 20, 20)).stroke_width(1),
             ))
             .map_err(err)?;
         Ok(())
@@ -535,7 +556,7 @@ impl Plot for Bars {
             .y_labels(self.bars.len() + 1)
             .y_label_formatter(&y_fmt)
             .x_label_formatter(&|v| tick(*v))
-            .x_desc("Tokens processed per Wh of the evaluation phase")
+            .x_desc("Tokens per Wh, evaluation phase")
             .label_style((FAMILY, 15))
             .axis_desc_style((FAMILY, 17))
             .light_line_style(RGBColor(235, 235, 235))

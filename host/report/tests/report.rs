@@ -232,7 +232,7 @@ fn plots_are_written_as_svg_and_png() {
         assert!(svg.contains(text), "the scatter plot lacks {text:?}");
     }
     let trace = std::fs::read_to_string(&paths[2]).unwrap();
-    for text in ["warm-up", "evaluation", "Total power (W)", "Time since start (s)"] {
+    for text in ["warm-up", "evaluation", "Total power (W)", "Time since start (s)", "meter: "] {
         assert!(trace.contains(text), "the trace plot lacks {text:?}");
     }
     let bars = std::fs::read_to_string(&paths[4]).unwrap();
