@@ -1,7 +1,8 @@
 //! The burn runtime against the llama.cpp runtime on real benchmark data: equal tokenization of
 //! every candidate of 200 tasks from each benchmark, and per-token log-probabilities on 200
-//! HellaSwag tasks for SmolLM2 and 50 for Gemma 3 (mean absolute difference per token, the same
-//! predicted answer on at least 97 % of the tasks).
+//! HellaSwag tasks for SmolLM2 and 50 for Gemma 3 (mean absolute difference per token no larger
+//! than llama.cpp's difference from itself at another compute-step size, the same predicted
+//! answer on at least 97 % of the tasks).
 //!
 //! Both runtimes live in this one test binary (building llama.cpp and burn is slow enough once).
 
@@ -90,16 +91,29 @@ fn check_logprobs(name: &str, n: usize) {
     let mut llama = joulebench_runtime_llama_cpp::new("").unwrap().load(&spec(name)).unwrap();
     let eb = burn.evaluate_tasks(&tasks).unwrap();
     let el = llama.evaluate_tasks(&tasks).unwrap();
+    // The yardstick: llama.cpp against itself with 512-token compute steps, where its CPU flash
+    // attention takes a tiled f32 kernel instead of the one that keeps the value sum in f16.
+    let mut wide =
+        joulebench_runtime_llama_cpp::new("ubatch_size = 512").unwrap().load(&spec(name)).unwrap();
+    let ew = wide.evaluate_tasks(&tasks).unwrap();
     let (mad, same) = compare(&eb, &el);
+    let (noise, _) = compare(&ew, &el);
     eprintln!(
-        "{name}: mean |Δ logprob| = {mad:.4} nats/token, same prediction on {:.1} % of {n} tasks",
+        "{name}: mean |Δ logprob| = {mad:.4} nats/token, same prediction on {:.1} % of {n} tasks; \
+         llama.cpp against itself at 512-token steps: {noise:.4}",
         same * 100.0
     );
-    // The issue asks for under 0.05. Measured (this CPU, both at f32 weights vs llama.cpp's
-    // 8-bit activations and f16 attention): SmolLM2 0.057, Gemma 3 0.070, while this runtime
-    // matches an independent f32 forward pass to 1e-4 (tests/reference.rs) and llama.cpp differs
-    // from it by up to 0.25 per token (its own scoring tests). The bound below guards against
-    // regressions at the level measured; the issue's 0.05 is not met.
+    // The issue asks for under 0.05. Measured on this CPU: SmolLM2 0.057 (200 tasks), Gemma 3
+    // 0.074 (50 tasks). This runtime matches an independent f32 forward pass to 1e-4
+    // (tests/reference.rs); what is left is rounding noise, and llama.cpp's own noise is larger:
+    // the same llama.cpp build with another compute-step size differs from itself by 0.063 and
+    // 0.082 on the same tasks. Emulating ggml's 8-bit activations, f16 KV cache and f16
+    // attention sums in burn moved the difference up (0.061 to 0.070 on 40 tasks), not down.
+    // So the test holds burn to llama.cpp's own noise, plus an absolute guard.
+    assert!(
+        mad < noise,
+        "{name}: burn differs from llama.cpp by {mad}, more than llama.cpp from itself ({noise})"
+    );
     assert!(mad < 0.08, "{name}: mean absolute difference {mad}");
     assert!(same >= 0.97, "{name}: same prediction on {same}");
 }
