@@ -7,10 +7,13 @@
 //! - [`files`]: resolving a configured data path against `data_dir` or `$JOULEBENCH_DATA`, reading
 //!   files with errors that name them, and the sha256 checksum each plugin reports.
 //! - [`text`]: Python's `strip` and `capitalize`, which lm-evaluation-harness's prompts rely on.
+//! - [`plugin`]: the ABI's `Dataset` for any [`Benchmark`], so that a plugin writes only how it
+//!   loads its files and builds a task.
 //! - [`parse_config`], [`task_index`] and the study's task counts.
 #![deny(missing_docs)]
 
 pub mod files;
+pub mod plugin;
 pub mod rng;
 pub mod select;
 pub mod text;
@@ -18,6 +21,7 @@ pub mod text;
 use joulebench_abi::{AbiError, Selection, SelectionRule};
 use serde::de::DeserializeOwned;
 
+pub use plugin::{Benchmark, DatasetPlugin};
 pub use select::LlamaCppProcedure;
 
 /// MMLU tasks in the study (arXiv 2511.11624; `scoring.md` §5).

@@ -29,12 +29,10 @@
 
 use std::path::Path;
 
-use abi_stable::std_types::{RResult, RSlice, RVec};
-use joulebench_abi::{
-    AbiError, Candidate, Convention, Dataset, DatasetInfo, Selection, Task, TaskShape, guard,
-};
+use joulebench_abi::{AbiError, Candidate, Convention, DatasetInfo, Task, TaskShape};
+pub use joulebench_dataset_common::DatasetPlugin;
 use joulebench_dataset_common::text::{py_capitalize, py_strip};
-use joulebench_dataset_common::{self as common, LlamaCppProcedure, files};
+use joulebench_dataset_common::{self as common, Benchmark, LlamaCppProcedure, files};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -81,7 +79,7 @@ pub struct HellaSwag {
 }
 
 /// Builds the dataset from its TOML config.
-pub fn new(config: &str) -> Result<HellaSwag, AbiError> {
+pub fn new(config: &str) -> Result<DatasetPlugin<HellaSwag>, AbiError> {
     let config: Config = common::parse_config("hellaswag", config)?;
     let format = match config.format.as_str() {
         "jsonl" => Some(Format::Jsonl),
@@ -95,7 +93,7 @@ pub fn new(config: &str) -> Result<HellaSwag, AbiError> {
         }
     };
     let path = files::resolve(&config.path, config.data_dir.as_deref())?;
-    HellaSwag::load(&path, format)
+    HellaSwag::load(&path, format).map(DatasetPlugin)
 }
 
 /// lm-evaluation-harness's `preprocess`: strip, `" [title]"` to `". "`, remove every `[...]`
@@ -318,7 +316,9 @@ fn activity_of(context: &str) -> &str {
     context.split_once(": ").map_or("", |(activity, _)| activity)
 }
 
-impl Dataset for HellaSwag {
+impl Benchmark for HellaSwag {
+    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::HellaSwag;
+
     fn info(&self) -> DatasetInfo {
         DatasetInfo {
             name: "hellaswag".into(),
@@ -330,25 +330,12 @@ impl Dataset for HellaSwag {
         }
     }
 
-    fn select(&self, selection: &Selection) -> RResult<RVec<u64>, AbiError> {
-        guard(|| {
-            common::select::select(selection, self.items.len(), LlamaCppProcedure::HellaSwag)
-                .map(RVec::from)
-        })
+    fn task_count(&self) -> usize {
+        self.items.len()
     }
 
-    fn tasks(
-        &self,
-        indices: RSlice<'_, u64>,
-        convention: Convention,
-    ) -> RResult<RVec<Task>, AbiError> {
-        guard(|| {
-            indices
-                .iter()
-                .map(|&i| self.task(i, convention))
-                .collect::<Result<Vec<_>, _>>()
-                .map(RVec::from)
-        })
+    fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
+        HellaSwag::task(self, index, convention)
     }
 }
 

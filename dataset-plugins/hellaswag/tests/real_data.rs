@@ -5,9 +5,9 @@
 
 use joulebench_abi::{Convention, Dataset, Selection, SelectionRule, Task};
 use joulebench_dataset_common::files::test_data_root;
-use joulebench_dataset_hellaswag::{Format, HellaSwag, new};
+use joulebench_dataset_hellaswag::{DatasetPlugin, Format, HellaSwag, new};
 
-fn load(extra: &str) -> HellaSwag {
+fn load(extra: &str) -> DatasetPlugin<HellaSwag> {
     let config = format!("data_dir = {:?}\n{extra}", test_data_root().display().to_string());
     match new(&config) {
         Ok(d) => d,
@@ -15,12 +15,12 @@ fn load(extra: &str) -> HellaSwag {
     }
 }
 
-fn fixture(name: &str) -> HellaSwag {
+fn fixture(name: &str) -> DatasetPlugin<HellaSwag> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
     new(&format!("path = \"{path}{name}\"")).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn task(d: &HellaSwag, i: u64, convention: Convention) -> Task {
+fn task(d: &DatasetPlugin<HellaSwag>, i: u64, convention: Convention) -> Task {
     d.tasks([i][..].into(), convention).unwrap().into_vec().remove(0)
 }
 
@@ -31,7 +31,7 @@ fn continuations(t: &Task) -> Vec<&str> {
 #[test]
 fn count_labels_and_checksum() {
     let d = load("");
-    assert_eq!(d.format(), Format::LlamaCpp);
+    assert_eq!(d.0.format(), Format::LlamaCpp);
     let info = d.info();
     assert_eq!(info.len, 10042);
     assert_eq!(info.split.as_str(), "validation");
@@ -108,7 +108,7 @@ fn llama_cpp_selection_of_400() {
 #[test]
 fn original_jsonl_under_both_conventions() {
     let d = fixture("val.jsonl");
-    assert_eq!(d.format(), Format::Jsonl);
+    assert_eq!(d.0.format(), Format::Jsonl);
     assert_eq!(d.info().len, 2);
 
     // The first item is the text file's first item in its original form: llama.cpp's build of

@@ -32,11 +32,11 @@ mod csv;
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::{RResult, RSlice, RVec};
-use joulebench_abi::{
-    AbiError, Candidate, Convention, Dataset, DatasetInfo, Selection, Task, TaskShape, guard,
+use joulebench_abi::{AbiError, Candidate, Convention, DatasetInfo, Task, TaskShape};
+pub use joulebench_dataset_common::DatasetPlugin;
+use joulebench_dataset_common::{
+    self as common, Benchmark, LlamaCppProcedure, files, text::py_strip,
 };
-use joulebench_dataset_common::{self as common, LlamaCppProcedure, files, text::py_strip};
 use serde::Deserialize;
 
 const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
@@ -92,9 +92,9 @@ pub struct Mmlu {
 }
 
 /// Builds the dataset from its TOML config.
-pub fn new(config: &str) -> Result<Mmlu, AbiError> {
+pub fn new(config: &str) -> Result<DatasetPlugin<Mmlu>, AbiError> {
     let config: Config = common::parse_config("mmlu", config)?;
-    Mmlu::load(&config)
+    Mmlu::load(&config).map(DatasetPlugin)
 }
 
 fn split_name(split: &str) -> &str {
@@ -323,7 +323,9 @@ impl Mmlu {
     }
 }
 
-impl Dataset for Mmlu {
+impl Benchmark for Mmlu {
+    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
+
     fn info(&self) -> DatasetInfo {
         DatasetInfo {
             name: "mmlu".into(),
@@ -335,25 +337,12 @@ impl Dataset for Mmlu {
         }
     }
 
-    fn select(&self, selection: &Selection) -> RResult<RVec<u64>, AbiError> {
-        guard(|| {
-            common::select::select(selection, self.order.len(), LlamaCppProcedure::MultipleChoice)
-                .map(RVec::from)
-        })
+    fn task_count(&self) -> usize {
+        self.order.len()
     }
 
-    fn tasks(
-        &self,
-        indices: RSlice<'_, u64>,
-        convention: Convention,
-    ) -> RResult<RVec<Task>, AbiError> {
-        guard(|| {
-            indices
-                .iter()
-                .map(|&i| self.task(i, convention))
-                .collect::<Result<Vec<_>, _>>()
-                .map(RVec::from)
-        })
+    fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
+        Mmlu::task(self, index, convention)
     }
 }
 

@@ -4,9 +4,9 @@
 
 use joulebench_abi::{Convention, Dataset, Selection, SelectionRule, Task};
 use joulebench_dataset_common::files::test_data_root;
-use joulebench_dataset_mmlu::{Mmlu, new};
+use joulebench_dataset_mmlu::{DatasetPlugin, Mmlu, new};
 
-fn load(extra: &str) -> Mmlu {
+fn load(extra: &str) -> DatasetPlugin<Mmlu> {
     let config = format!("data_dir = {:?}\n{extra}", test_data_root().display().to_string());
     match new(&config) {
         Ok(d) => d,
@@ -14,12 +14,12 @@ fn load(extra: &str) -> Mmlu {
     }
 }
 
-fn all_tasks(d: &Mmlu, convention: Convention) -> Vec<Task> {
+fn all_tasks(d: &DatasetPlugin<Mmlu>, convention: Convention) -> Vec<Task> {
     let indices: Vec<u64> = (0..d.info().len).collect();
     d.tasks(indices.as_slice().into(), convention).unwrap().into_vec()
 }
 
-fn answer_counts(d: &Mmlu) -> [usize; 4] {
+fn answer_counts(d: &DatasetPlugin<Mmlu>) -> [usize; 4] {
     let mut counts = [0; 4];
     for t in all_tasks(d, Convention::LM_EVAL) {
         counts[t.gold as usize] += 1;

@@ -32,12 +32,10 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::{RResult, RSlice, RVec};
-use joulebench_abi::{
-    AbiError, Candidate, Convention, Dataset, DatasetInfo, Selection, Task, TaskShape, guard,
-};
+use joulebench_abi::{AbiError, Candidate, Convention, DatasetInfo, Task, TaskShape};
+pub use joulebench_dataset_common::DatasetPlugin;
 use joulebench_dataset_common::text::py_strip;
-use joulebench_dataset_common::{self as common, LlamaCppProcedure, files};
+use joulebench_dataset_common::{self as common, Benchmark, LlamaCppProcedure, files};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -90,7 +88,7 @@ pub struct Winogrande {
 }
 
 /// Builds the dataset from its TOML config.
-pub fn new(config: &str) -> Result<Winogrande, AbiError> {
+pub fn new(config: &str) -> Result<DatasetPlugin<Winogrande>, AbiError> {
     let config: Config = common::parse_config("winogrande", config)?;
     let format = match config.format.as_str() {
         "jsonl" => Some(Format::Jsonl),
@@ -109,7 +107,7 @@ pub fn new(config: &str) -> Result<Winogrande, AbiError> {
         .as_deref()
         .map(|l| files::resolve(l, config.data_dir.as_deref()))
         .transpose()?;
-    Winogrande::load(&path, labels.as_deref(), format)
+    Winogrande::load(&path, labels.as_deref(), format).map(DatasetPlugin)
 }
 
 fn file_name(path: &Path) -> String {
@@ -371,7 +369,9 @@ impl Winogrande {
     }
 }
 
-impl Dataset for Winogrande {
+impl Benchmark for Winogrande {
+    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
+
     fn info(&self) -> DatasetInfo {
         DatasetInfo {
             name: "winogrande".into(),
@@ -383,25 +383,12 @@ impl Dataset for Winogrande {
         }
     }
 
-    fn select(&self, selection: &Selection) -> RResult<RVec<u64>, AbiError> {
-        guard(|| {
-            common::select::select(selection, self.items.len(), LlamaCppProcedure::MultipleChoice)
-                .map(RVec::from)
-        })
+    fn task_count(&self) -> usize {
+        self.items.len()
     }
 
-    fn tasks(
-        &self,
-        indices: RSlice<'_, u64>,
-        convention: Convention,
-    ) -> RResult<RVec<Task>, AbiError> {
-        guard(|| {
-            indices
-                .iter()
-                .map(|&i| self.task(i, convention))
-                .collect::<Result<Vec<_>, _>>()
-                .map(RVec::from)
-        })
+    fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
+        Winogrande::task(self, index, convention)
     }
 }
 

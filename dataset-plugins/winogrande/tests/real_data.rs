@@ -5,11 +5,11 @@
 
 use joulebench_abi::{Convention, Dataset, Selection, SelectionRule, Task, TaskShape};
 use joulebench_dataset_common::files::test_data_root;
-use joulebench_dataset_winogrande::{Format, Winogrande, new};
+use joulebench_dataset_winogrande::{DatasetPlugin, Format, Winogrande, new};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-fn load(extra: &str) -> Winogrande {
+fn load(extra: &str) -> DatasetPlugin<Winogrande> {
     let config = format!("data_dir = {:?}\n{extra}", test_data_root().display().to_string());
     match new(&config) {
         Ok(d) => d,
@@ -17,7 +17,7 @@ fn load(extra: &str) -> Winogrande {
     }
 }
 
-fn task(d: &Winogrande, i: u64, convention: Convention) -> Task {
+fn task(d: &DatasetPlugin<Winogrande>, i: u64, convention: Convention) -> Task {
     d.tasks([i][..].into(), convention).unwrap().into_vec().remove(0)
 }
 
@@ -28,7 +28,7 @@ fn pairs(t: &Task) -> Vec<(&str, &str)> {
 #[test]
 fn count_answers_and_checksum() {
     let d = load("");
-    assert_eq!(d.format(), Format::Jsonl);
+    assert_eq!(d.0.format(), Format::Jsonl);
     let info = d.info();
     assert_eq!(info.len, 1267);
     assert_eq!(info.split.as_str(), "validation");
@@ -107,7 +107,7 @@ fn llama_cpp_selection_of_500() {
 #[test]
 fn llama_cpp_csv() {
     let d = new(&format!("path = \"{FIXTURES}/eval.csv\"")).unwrap();
-    assert_eq!(d.format(), Format::LlamaCpp);
+    assert_eq!(d.0.format(), Format::LlamaCpp);
     // The header is skipped; the last row, with no newline after it, is kept.
     assert_eq!(d.info().len, 3);
     let t = task(&d, 1, Convention::LLAMA_CPP);
