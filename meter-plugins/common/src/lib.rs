@@ -10,7 +10,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use joulebench_abi::{AbiError, ErrorCode, Quality, RailInfo, RailKind, RailRole};
+use joulebench_abi::abi_stable::std_types::ROption;
+use joulebench_abi::{AbiError, ErrorCode, Quality, RailInfo, RailKind, RailRole, Reading};
 use serde::de::DeserializeOwned;
 
 pub mod testing;
@@ -121,9 +122,87 @@ pub fn rail(
     RailInfo { name: name.into(), kind, role, quality, description: description.into().into() }
 }
 
+/// When no rail has the total role, puts a computed `sum` rail first and returns the names of
+/// the rails it adds up (for the meter's boundary text); `None` when the board has a total rail.
+/// A meter that adds the rail leads each reading with the sum ([`reading`]).
+pub fn insert_sum_rail(rails: &mut Vec<RailInfo>) -> Option<Vec<String>> {
+    if rails.iter().any(|r| r.role == RailRole::TOTAL) {
+        return None;
+    }
+    let names: Vec<String> = rails.iter().map(|r| r.name.to_string()).collect();
+    let description =
+        format!("sum of {} computed by the meter (no total rail on this board)", names.join(" + "));
+    rails.insert(0, rail("sum", RailKind::POWER, RailRole::TOTAL, Quality::MEASURED, description));
+    Some(names)
+}
+
+/// Reads every rail with `read`: `None` where a read failed, so that one vanished rail is a gap
+/// in that rail, not a lost reading. An error (the first failure, after `context`) only when no
+/// rail could be read at all.
+pub fn read_each<T>(
+    items: impl IntoIterator<Item = T>,
+    mut read: impl FnMut(T) -> Result<f64, AbiError>,
+    context: &str,
+) -> Result<Vec<Option<f64>>, AbiError> {
+    let mut first_error = None;
+    let values: Vec<Option<f64>> = items
+        .into_iter()
+        .map(|item| read(item).map_err(|e| first_error.get_or_insert(e).clone()).ok())
+        .collect();
+    match first_error {
+        Some(e) if values.iter().all(Option::is_none) => Err(e.context(context)),
+        _ => Ok(values),
+    }
+}
+
+/// A [`Reading`] of `values`, led by their sum when the meter added a `sum` rail
+/// ([`insert_sum_rail`]); the sum is missing whenever one of its parts is.
+pub fn reading(values: Vec<Option<f64>>, with_sum: bool) -> Reading {
+    let mut out: Vec<ROption<f64>> = Vec::with_capacity(values.len() + 1);
+    if with_sum {
+        out.push(values.iter().copied().sum::<Option<f64>>().into());
+    }
+    out.extend(values.into_iter().map(ROption::from));
+    Reading { values: out.into() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn part(name: &str) -> RailInfo {
+        rail(name, RailKind::POWER, RailRole::PART, Quality::MEASURED, "")
+    }
+
+    #[test]
+    fn a_sum_rail_leads_only_where_no_total_rail_exists() {
+        let mut rails = vec![part("CPU"), part("GPU")];
+        assert_eq!(insert_sum_rail(&mut rails), Some(vec!["CPU".to_string(), "GPU".to_string()]));
+        assert_eq!(rails[0].name.as_str(), "sum");
+        assert_eq!(rails[0].role, RailRole::TOTAL);
+        assert_eq!(
+            rails[0].description.as_str(),
+            "sum of CPU + GPU computed by the meter (no total rail on this board)"
+        );
+        let before = rails.len();
+        assert_eq!(insert_sum_rail(&mut rails), None);
+        assert_eq!(rails.len(), before);
+    }
+
+    #[test]
+    fn failed_rails_are_gaps_until_every_rail_fails() {
+        let read = |v: Option<f64>| v.ok_or_else(|| AbiError::data("gone"));
+        let values = read_each([Some(1.5), None, Some(2.0)], read, "m").unwrap();
+        assert_eq!(values, [Some(1.5), None, Some(2.0)]);
+        let err = read_each([None, None], read, "m: no rail could be read").unwrap_err();
+        assert_eq!(err.message.as_str(), "m: no rail could be read: gone");
+        let r = reading(values, true);
+        assert_eq!(r.values.len(), 4);
+        assert_eq!(r.values[0], ROption::RNone, "a sum with a missing part is missing");
+        let r = reading(vec![Some(1.0), Some(2.5)], true);
+        assert_eq!(r.values[0], ROption::RSome(3.5));
+        assert_eq!(reading(vec![Some(1.0)], false).values.len(), 1);
+    }
 
     #[test]
     fn numbers_parse_with_or_without_a_unit_suffix() {

@@ -18,12 +18,13 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::{ROption, RResult};
+use abi_stable::std_types::RResult;
 use joulebench_abi::{
     AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
 };
 use joulebench_meter_common::{
-    entries_with_prefix, parse_config, rail, read_error, read_number, read_text, under_root,
+    entries_with_prefix, insert_sum_rail, parse_config, rail, read_each, read_error, read_number,
+    read_text, reading, under_root,
 };
 use serde::Deserialize;
 
@@ -172,21 +173,9 @@ impl JetsonIna3221 {
             ));
         }
         let names: Vec<String> = rails.iter().map(|r| r.name.to_string()).collect();
-        let computed_sum = !rails.iter().any(|r| r.role == RailRole::TOTAL);
-        let boundary = if computed_sum {
-            rails.insert(
-                0,
-                rail(
-                    "sum",
-                    RailKind::POWER,
-                    RailRole::TOTAL,
-                    Quality::MEASURED,
-                    format!(
-                        "sum of {} computed by the meter (no total rail on this board)",
-                        names.join(" + ")
-                    ),
-                ),
-            );
+        let summed = insert_sum_rail(&mut rails);
+        let computed_sum = summed.is_some();
+        let boundary = if let Some(names) = summed {
             format!(
                 "sum of the board's INA3221 rails {} (no POM_5V_IN/VDD_IN total rail): rails may \
                  overlap or miss parts of the module; excludes the carrier board's peripherals, \
@@ -221,31 +210,16 @@ impl Meter for JetsonIna3221 {
 
     fn read(&mut self) -> RResult<Reading, AbiError> {
         guard(|| {
-            let mut first_error = None;
-            let watts: Vec<Option<f64>> = self
-                .channels
-                .iter()
-                .map(|c| {
-                    let w = match c {
-                        Source::Power(p) => read_number(p, REMEDY).map(|mw| mw / 1000.0),
-                        Source::VoltCurrent(v, i) => read_number(v, REMEDY)
-                            .and_then(|mv| read_number(i, REMEDY).map(|ma| mv * ma / 1e6)),
-                    };
-                    w.map_err(|e| first_error.get_or_insert(e).clone()).ok()
-                })
-                .collect();
-            if let Some(e) = first_error
-                && watts.iter().all(Option::is_none)
-            {
-                return Err(e.context("jetson-ina3221: no rail could be read"));
-            }
-            let mut values: Vec<ROption<f64>> = Vec::with_capacity(watts.len() + 1);
-            if self.computed_sum {
-                let sum: Option<f64> = watts.iter().copied().sum();
-                values.push(sum.into());
-            }
-            values.extend(watts.into_iter().map(ROption::from));
-            Ok(Reading { values: values.into() })
+            let watts = read_each(
+                &self.channels,
+                |c| match c {
+                    Source::Power(p) => read_number(p, REMEDY).map(|mw| mw / 1000.0),
+                    Source::VoltCurrent(v, i) => read_number(v, REMEDY)
+                        .and_then(|mv| read_number(i, REMEDY).map(|ma| mv * ma / 1e6)),
+                },
+                "jetson-ina3221: no rail could be read",
+            )?;
+            Ok(reading(watts, self.computed_sum))
         })
     }
 }

@@ -16,13 +16,13 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::{ROption, RResult};
+use abi_stable::std_types::RResult;
 use joulebench_abi::{
     AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
 };
 use joulebench_meter_common::{
-    entries_with_prefix, is_no_data, parse_config, rail, read_error, read_number, read_text,
-    under_root,
+    entries_with_prefix, insert_sum_rail, is_no_data, parse_config, rail, read_each, read_error,
+    read_number, read_text, reading, under_root,
 };
 use serde::Deserialize;
 
@@ -173,22 +173,9 @@ impl OrinRails {
                 format!("no readable ina3221 rail under {}", driver.display()),
             ));
         }
-        let names: Vec<String> = rails.iter().map(|r| r.name.to_string()).collect();
-        let computed_sum = !rails.iter().any(|r| r.role == RailRole::TOTAL);
-        let boundary = if computed_sum {
-            rails.insert(
-                0,
-                rail(
-                    "sum",
-                    RailKind::POWER,
-                    RailRole::TOTAL,
-                    Quality::MEASURED,
-                    format!(
-                        "sum of {} computed by the meter (no total rail on this board)",
-                        names.join(" + ")
-                    ),
-                ),
-            );
+        let summed = insert_sum_rail(&mut rails);
+        let computed_sum = summed.is_some();
+        let boundary = if let Some(names) = summed {
             format!(
                 "sum of the module's rails {} (this board has no VDD_IN total rail; jtop's \
                  convention): rails may overlap or miss parts of the module; excludes the \
@@ -215,22 +202,14 @@ impl OrinRails {
     /// Reads every channel: watts per channel, `None` where a file could not be read. An error
     /// when no channel could be read at all.
     fn read_channels(&self) -> Result<Vec<Option<f64>>, AbiError> {
-        let mut first_error = None;
-        let values: Vec<Option<f64>> = self
-            .channels
-            .iter()
-            .map(|c| {
-                let v = read_number(&c.volt, REMEDY)
-                    .and_then(|mv| read_number(&c.curr, REMEDY).map(|ma| mv * ma / 1_000_000.0));
-                v.map_err(|e| first_error.get_or_insert(e).clone()).ok()
-            })
-            .collect();
-        match first_error {
-            Some(e) if values.iter().all(Option::is_none) => {
-                Err(e.context("orin-rails: no rail could be read"))
-            }
-            _ => Ok(values),
-        }
+        read_each(
+            &self.channels,
+            |c| {
+                read_number(&c.volt, REMEDY)
+                    .and_then(|mv| read_number(&c.curr, REMEDY).map(|ma| mv * ma / 1_000_000.0))
+            },
+            "orin-rails: no rail could be read",
+        )
     }
 }
 
@@ -255,16 +234,7 @@ impl Meter for OrinRails {
     }
 
     fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let values = self.read_channels()?;
-            let mut out: Vec<ROption<f64>> = Vec::with_capacity(values.len() + 1);
-            if self.computed_sum {
-                let sum: Option<f64> = values.iter().copied().sum();
-                out.push(sum.into());
-            }
-            out.extend(values.into_iter().map(ROption::from));
-            Ok(Reading { values: out.into() })
-        })
+        guard(|| Ok(reading(self.read_channels()?, self.computed_sum)))
     }
 }
 

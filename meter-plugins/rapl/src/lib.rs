@@ -24,7 +24,7 @@ use joulebench_abi::{
     AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
 };
 use joulebench_meter_common::{
-    entries_with_prefix, parse_config, rail, read_text, read_u64, under_root,
+    entries_with_prefix, parse_config, rail, read_each, read_text, read_u64, under_root,
 };
 use serde::Deserialize;
 
@@ -222,23 +222,11 @@ impl Meter for Rapl {
 
     fn read(&mut self) -> RResult<Reading, AbiError> {
         guard(|| {
-            let mut first_error = None;
-            let joules: Vec<Option<f64>> = self
-                .zones
-                .iter_mut()
-                .map(|z| match read_u64(&z.energy, REMEDY) {
-                    Ok(raw) => Some(z.unwrap.update(raw) / 1e6),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        None
-                    }
-                })
-                .collect();
-            if let Some(e) = first_error
-                && joules.iter().all(Option::is_none)
-            {
-                return Err(e.context("rapl: no zone could be read"));
-            }
+            let joules = read_each(
+                self.zones.iter_mut(),
+                |z| read_u64(&z.energy, REMEDY).map(|raw| z.unwrap.update(raw) / 1e6),
+                "rapl: no zone could be read",
+            )?;
             let mut values: Vec<ROption<f64>> = Vec::with_capacity(joules.len() + 1);
             if !self.summed.is_empty() {
                 let sum: Option<f64> = self.summed.iter().map(|&i| joules[i]).sum();
