@@ -37,7 +37,6 @@ use joulebench_abi::{
 use joulebench_gguf::Gguf;
 use rayon::prelude::*;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 pub use model::{Arch, Hparams, KvCache, Transformer};
 pub use tokenizer::Tokenizer;
@@ -153,21 +152,6 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-fn sha256_file(path: &Path) -> Result<String, AbiError> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| AbiError::io(path.display(), &e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| AbiError::io(path.display(), &e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 fn gguf_error(e: joulebench_gguf::GgufError) -> AbiError {
     match e.io_kind {
         Some(kind) => AbiError::io(e.path.display(), &std::io::Error::new(kind, e.message)),
@@ -217,7 +201,9 @@ impl BurnRuntime {
             parameters: g.parameter_count(),
             quantization: quantization.into(),
             file_size: g.file_size,
-            sha256: sha256_file(path)?.into(),
+            sha256: joulebench_gguf::sha256_cached(path)
+                .map_err(|e| AbiError::io(path.display(), &e))?
+                .into(),
             context_size: context,
             backend: self.backend.clone().into(),
             device: device_name.into(),

@@ -5,9 +5,11 @@
 //! tokenizer from it; other code only wants a model's metadata), so the format lives here once.
 //! [`Gguf::read_header`] reads metadata and the tensor index without the tensor data;
 //! [`Gguf::open`] also reads the data, and [`Gguf::tensor_f32`] dequantizes one tensor.
-//! Every error names the file and the place in it.
+//! Every error names the file and the place in it. [`checksum`] hashes a model file once and
+//! caches the sha256 beside it, for both runtimes' model info.
 #![deny(missing_docs)]
 
+pub mod checksum;
 mod dequant;
 
 use std::collections::BTreeMap;
@@ -15,6 +17,7 @@ use std::fmt;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub use checksum::sha256_cached;
 pub use dequant::{dequantize, f16_to_f32};
 
 /// The magic number at the start of every GGUF file (`GGUF` in ASCII, little-endian).
@@ -145,7 +148,23 @@ pub fn file_type_name(file_type: u32) -> Option<&'static str> {
         16 => "Q5_K_S",
         17 => "Q5_K_M",
         18 => "Q6_K",
+        19 => "IQ2_XXS",
+        20 => "IQ2_XS",
+        21 => "Q2_K_S",
+        22 => "IQ3_XS",
+        23 => "IQ3_XXS",
+        24 => "IQ1_S",
+        25 => "IQ4_NL",
+        26 => "IQ3_S",
+        27 => "IQ3_M",
+        28 => "IQ2_S",
+        29 => "IQ2_M",
+        30 => "IQ4_XS",
+        31 => "IQ1_M",
         32 => "BF16",
+        36 => "TQ1_0",
+        37 => "TQ2_0",
+        38 => "MXFP4_MOE",
         _ => return None,
     })
 }

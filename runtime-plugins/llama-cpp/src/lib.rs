@@ -36,7 +36,7 @@ use joulebench_abi::{
 };
 
 pub use config::{Backend, Config, DEFAULT_CONTEXT_SIZE, ModelOptions, Settings};
-pub use file::{GgufHeader, check_gguf, sha256_cache_path, sha256_cached};
+pub use file::{GgufHeader, check_gguf};
 pub use llama::{LlamaCppModel, system_info};
 pub use softmax::{RowStats, row_stats};
 

@@ -114,46 +114,6 @@ impl std::fmt::Debug for LlamaCppModel {
     }
 }
 
-/// llama.cpp's `llama_ftype` names.
-fn file_type_name(ftype: i64) -> Option<&'static str> {
-    Some(match ftype {
-        0 => "F32",
-        1 => "F16",
-        2 => "Q4_0",
-        3 => "Q4_1",
-        7 => "Q8_0",
-        8 => "Q5_0",
-        9 => "Q5_1",
-        10 => "Q2_K",
-        11 => "Q3_K_S",
-        12 => "Q3_K_M",
-        13 => "Q3_K_L",
-        14 => "Q4_K_S",
-        15 => "Q4_K_M",
-        16 => "Q5_K_S",
-        17 => "Q5_K_M",
-        18 => "Q6_K",
-        19 => "IQ2_XXS",
-        20 => "IQ2_XS",
-        21 => "Q2_K_S",
-        22 => "IQ3_XS",
-        23 => "IQ3_XXS",
-        24 => "IQ1_S",
-        25 => "IQ4_NL",
-        26 => "IQ3_S",
-        27 => "IQ3_M",
-        28 => "IQ2_S",
-        29 => "IQ2_M",
-        30 => "IQ4_XS",
-        31 => "IQ1_M",
-        32 => "BF16",
-        36 => "TQ1_0",
-        37 => "TQ2_0",
-        38 => "MXFP4_MOE",
-        _ => return None,
-    })
-}
-
 impl LlamaCppModel {
     /// Loads the GGUF file at `path` with `settings`.
     pub fn load(path: &Path, settings: &Settings) -> Result<Self, AbiError> {
@@ -200,13 +160,13 @@ impl LlamaCppModel {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
         });
         let architecture = meta("general.architecture").unwrap_or_else(|| "unknown".into());
-        let quantization = match meta("general.file_type").and_then(|v| v.parse::<i64>().ok()) {
-            Some(ftype) => file_type_name(ftype)
+        let quantization = match meta("general.file_type").and_then(|v| v.parse::<u32>().ok()) {
+            Some(ftype) => joulebench_gguf::file_type_name(ftype)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("file type {ftype}")),
             None => "unknown".to_string(),
         };
-        let sha256 = file::sha256_cached(path)?;
+        let sha256 = joulebench_gguf::sha256_cached(path).map_err(|e| AbiError::io(&shown, &e))?;
         let device = device_name(settings.backend);
         let n_vocab = usize::try_from(model.n_vocab()).unwrap_or(0);
         let info = ModelInfo {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use abi_stable::std_types::RVec;
 use joulebench_abi::{ErrorCode, GenerateRequest, ModelSpec};
-use joulebench_runtime_llama_cpp::{new, sha256_cache_path, system_info};
+use joulebench_gguf::checksum::sha256_cache_path;
+use joulebench_runtime_llama_cpp::{new, system_info};
 
 use common::{load, model_lock, smollm2_path};
 
