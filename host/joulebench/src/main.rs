@@ -133,7 +133,7 @@ fn run(path: &Path, quiet: bool, max_batches: Option<u64>) -> Result<()> {
     print!("{}", joulebench_report::render_markdown(&input));
     for s in &outcome.finished {
         for flag in &s.flags {
-            println!("note: {}: {flag}", s.experiment);
+            println!("note: {}: {flag}", s.labels.experiment);
         }
     }
     println!("results: {}", manifest.results_path().display());

@@ -47,12 +47,12 @@ pub fn report_input(store: &Store) -> Result<ReportInput> {
     for (id, name, summary) in store.summaries()? {
         let s: Summary = serde_json::from_str(&summary)?;
         experiments.push(ExperimentRow {
-            id: if s.repeat > 0 { format!("{name} #{}", s.repeat) } else { name },
-            device: s.device,
-            model: s.model,
-            parameters: s.parameters,
-            runtime: s.runtime,
-            dataset: s.dataset,
+            id: if s.labels.repeat > 0 { format!("{name} #{}", s.labels.repeat) } else { name },
+            device: s.labels.device,
+            model: s.labels.model,
+            parameters: s.labels.parameters,
+            runtime: s.labels.runtime,
+            dataset: s.labels.dataset,
             convention: s.convention,
             meter: s.meter,
             metrics: s.metrics,

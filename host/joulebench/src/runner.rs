@@ -56,22 +56,9 @@ fn whole_window(e: &joulebench_sampler::Energy) -> Option<f64> {
 /// What the runner stores as an experiment's summary, and what reports read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
-    /// The experiment's manifest id.
-    pub experiment: String,
-    /// Its repeat number.
-    pub repeat: u32,
-    /// The machine.
-    pub device: String,
-    /// The runtime plugin's id and engine.
-    pub runtime: String,
-    /// The model's name.
-    pub model: String,
-    /// Its parameter count.
-    pub parameters: u64,
-    /// Its quantization.
-    pub quantization: String,
-    /// The dataset's name (`mmlu`, `hellaswag`, `winogrande`).
-    pub dataset: String,
+    /// Which experiment, machine, model and dataset (flattened: stored as top-level keys).
+    #[serde(flatten)]
+    pub labels: SummaryLabels,
     /// The scoring convention.
     pub convention: String,
     /// The meter's name.
@@ -681,8 +668,8 @@ fn finalize(
             parameters,
             quantization,
             dataset: dataset_info.name.to_string(),
-            host_overhead_s: provenance["host_overhead_s"].as_f64().unwrap_or(0.0),
         },
+        provenance["host_overhead_s"].as_f64().unwrap_or(0.0),
     )?;
     let metrics = serde_json::to_string(&summary.metrics)?;
     store.finish(experiment_id, &metrics, &serde_json::to_string(&summary)?)?;
@@ -690,25 +677,24 @@ fn finalize(
 }
 
 /// The labels of a summary that do not come from the store's numbers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SummaryLabels {
-    /// Experiment id.
+    /// The experiment's manifest id.
     pub experiment: String,
-    /// Repeat.
+    /// Its repeat number.
     pub repeat: u32,
-    /// Device.
+    /// The machine.
     pub device: String,
-    /// Runtime id.
+    /// The runtime plugin's id and engine.
     pub runtime: String,
-    /// Model name.
+    /// The model's name.
     pub model: String,
-    /// Parameters.
+    /// Its parameter count.
     pub parameters: u64,
-    /// Quantization.
+    /// Its quantization.
     pub quantization: String,
-    /// Dataset name.
+    /// The dataset's name (`mmlu`, `hellaswag`, `winogrande`).
     pub dataset: String,
-    /// Host overhead of the latest segment.
-    pub host_overhead_s: f64,
 }
 
 /// Builds the summary of an experiment from the store: tasks, each segment's evaluation window
@@ -719,6 +705,7 @@ pub fn summarize(
     meter_info: &MeterInfo,
     exp: &Experiment,
     labels: SummaryLabels,
+    host_overhead_s: f64,
 ) -> Result<Summary> {
     let tasks = store.tasks(experiment_id)?;
     let phases = store.phases(experiment_id)?;
@@ -845,22 +832,15 @@ pub fn summarize(
     };
     let metrics = joulebench_metrics::compute(&figures).map_err(|e| anyhow!("{e}"))?;
     Ok(Summary {
-        experiment: labels.experiment,
-        repeat: labels.repeat,
-        device: labels.device,
-        runtime: labels.runtime,
-        model: labels.model,
-        parameters: labels.parameters,
-        quantization: labels.quantization,
-        dataset: labels.dataset,
+        labels,
         convention: exp.convention.as_str().into(),
         meter: meter_info.name.to_string(),
         boundary: meter_info.boundary.to_string(),
         metrics,
         coverage: (eval_s > 0.0 && energy.is_some()).then(|| covered / eval_s),
         flags,
-        host_overhead_s: labels.host_overhead_s,
-        host_overhead_fraction: if eval_s > 0.0 { labels.host_overhead_s / eval_s } else { 0.0 },
+        host_overhead_s,
+        host_overhead_fraction: if eval_s > 0.0 { host_overhead_s / eval_s } else { 0.0 },
     })
 }
 
