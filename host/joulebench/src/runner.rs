@@ -20,7 +20,9 @@ use joulebench_abi::{
     DatasetInfo, MeterBox, MeterInfo, ModelBox, ModelInfo, ModelSpec, Quality, RailRole, Selection,
     Task,
 };
-use joulebench_metrics::{EnergyQuality, ExperimentFigures, RailEnergy as FigureRail, score_task};
+use joulebench_metrics::{
+    AccuracyMetric, EnergyQuality, ExperimentFigures, RailEnergy as FigureRail, score_task,
+};
 use joulebench_sampler::{Clock, Sampler, Trace, WindowEnergy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -383,6 +385,7 @@ fn run_segment(
         &mut stored_samples,
         &meter_info,
         meter_provenance,
+        AccuracyMetric::from_name(&dataset_info.metric),
     );
     let (meter, trace) = sampler.stop();
     meter_plugin.plugin = Plugin::Meter(meter);
@@ -434,6 +437,7 @@ fn evaluate_segment(
     stored_samples: &mut usize,
     meter_info: &MeterInfo,
     meter_provenance: serde_json::Value,
+    headline: AccuracyMetric,
 ) -> Result<ModelInfo> {
     let clock = sampler.clock();
     let phase = |name: &str, t0: f64, t1: f64| PhaseRecord {
@@ -539,7 +543,10 @@ fn evaluate_segment(
             range.clone().zip(&batch).zip(evaluation.tasks.iter()).zip(shares)
         {
             let score = score_task(task, scored, exp.convention).map_err(|e| anyhow!("{e}"))?;
-            correct += u64::from(score.correct);
+            correct += u64::from(match (headline, score.correct_norm) {
+                (AccuracyMetric::AccNorm, Some(norm)) => norm,
+                _ => score.correct,
+            });
             seen += 1;
             tokens += share;
             records.push(TaskRecord {
@@ -569,7 +576,8 @@ fn evaluate_segment(
         progress.bar.inc(batch.len() as u64);
         let elapsed = (te - eval_t0).max(1e-9);
         progress.bar.set_message(format!(
-            "acc {:.1}% | {:.0} tok/s | {}",
+            "{} {:.1}% | {:.0} tok/s | {}",
+            headline.as_str(),
             100.0 * correct as f64 / seen.max(1) as f64,
             tokens as f64 / elapsed,
             match watts {
@@ -668,6 +676,7 @@ fn finalize(
             parameters,
             quantization,
             dataset: dataset_info.name.to_string(),
+            dataset_metric: dataset_info.metric.to_string(),
         },
         provenance["host_overhead_s"].as_f64().unwrap_or(0.0),
     )?;
@@ -695,6 +704,9 @@ pub struct SummaryLabels {
     pub quantization: String,
     /// The dataset's name (`mmlu`, `hellaswag`, `winogrande`).
     pub dataset: String,
+    /// The metric the dataset names as its headline (`acc`, or `acc_norm` for HellaSwag).
+    #[serde(default)]
+    pub dataset_metric: String,
 }
 
 /// Builds the summary of an experiment from the store: tasks, each segment's evaluation window
@@ -816,6 +828,7 @@ pub fn summarize(
             .map(|t| t.correct_norm)
             .collect::<Option<Vec<bool>>>()
             .map(|v| v.into_iter().filter(|c| *c).count() as u64),
+        metric: AccuracyMetric::from_name(&labels.dataset_metric),
         eval_seconds: eval_s,
         eval_energy_j: energy,
         energy_quality: quality,

@@ -143,6 +143,21 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
             summary.flags
         );
         assert_eq!(summary.metrics.energy_quality.as_str(), "measured");
+        // Accuracy is each benchmark's own metric: acc_norm for HellaSwag, acc for the others;
+        // acc is kept beside it.
+        let m = &summary.metrics;
+        let count = |f: fn(&joulebench::store::TaskRecord) -> bool| {
+            100.0 * tasks.iter().filter(|t| f(t)).count() as f64 / tasks.len() as f64
+        };
+        assert_eq!(m.acc_pct, Some(count(|t| t.correct)), "{name}");
+        if summary.labels.dataset == "hellaswag" {
+            assert_eq!(m.accuracy_metric.as_str(), "acc_norm", "{name}");
+            assert_eq!(Some(m.accuracy_pct), m.acc_norm_pct, "{name}");
+            assert_eq!(m.accuracy_pct, count(|t| t.correct_norm == Some(true)), "{name}");
+        } else {
+            assert_eq!(m.accuracy_metric.as_str(), "acc", "{name}");
+            assert_eq!(m.accuracy_pct, count(|t| t.correct), "{name}");
+        }
         // On a busy machine some reads overrun their slot: the gaps are counted, the rest of
         // the window extrapolated, and the summary says so.
         let coverage = summary.coverage.unwrap();

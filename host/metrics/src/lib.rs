@@ -15,7 +15,7 @@ pub mod scoring;
 pub mod stats;
 
 pub use metrics::{
-    EnergyQuality, ExperimentFigures, MetricRow, MetricSet, MetricsError, RailEnergy, RailMetrics,
-    compute,
+    AccuracyMetric, EnergyQuality, ExperimentFigures, MetricRow, MetricSet, MetricsError,
+    RailEnergy, RailMetrics, compute,
 };
 pub use scoring::{ScoreError, TaskScore, count_correct, score_task};

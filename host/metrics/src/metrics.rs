@@ -8,8 +8,9 @@
 //!
 //! | field | formula |
 //! |---|---|
-//! | `accuracy_pct` | 100 · correct / N |
+//! | `accuracy_pct` | 100 · correct / N, correct by `accuracy_metric`: the benchmark's own metric (`acc_norm` for HellaSwag where the convention defines it, else `acc`) |
 //! | `accuracy_stderr_pct` | 100 · √(p(1−p)/(N−1)), p = correct / N (lm-eval's and llama.cpp's σ) |
+//! | `acc_pct`, `acc_norm_pct` | both accuracies, whichever is the headline (`acc_norm` where defined) |
 //! | `latency_s_per_inference` | T / N |
 //! | `latency_p50_s`, `latency_p95_s` | percentiles of the per-task latencies, linear interpolation (numpy's default) |
 //! | `throughput_inferences_per_s` | N / T |
@@ -24,7 +25,7 @@
 //! | `wh_per_billion` | E (Wh) / (P / 10⁹) |
 //! | `tokens_per_wh` | tokens / E (Wh) |
 //! | `accuracy_pct_per_wh` | accuracy (%) / E (Wh) |
-//! | `energy_per_correct_j` | E / correct (`None` when nothing was correct) |
+//! | `energy_per_correct_j` | E / correct, by `accuracy_metric` (`None` when nothing was correct) |
 //!
 //! Ratios whose denominator is zero are `None`.
 
@@ -36,6 +37,33 @@ use crate::stats;
 
 /// Joules in a watt-hour.
 pub const J_PER_WH: f64 = 3600.0;
+
+/// Which accuracy is a benchmark's headline figure: the metric its dataset plugin names
+/// (`DatasetInfo::metric`), as lm-evaluation-harness reports it (`acc_norm` for HellaSwag).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccuracyMetric {
+    /// The highest summed log-probability.
+    #[default]
+    Acc,
+    /// The highest log-probability per character of the continuation.
+    AccNorm,
+}
+
+impl AccuracyMetric {
+    /// The metric a dataset names: `acc_norm`, else `acc`.
+    pub fn from_name(name: &str) -> Self {
+        if name == "acc_norm" { Self::AccNorm } else { Self::Acc }
+    }
+
+    /// `acc` or `acc_norm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acc => "acc",
+            Self::AccNorm => "acc_norm",
+        }
+    }
+}
 
 /// Where an energy figure comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,10 +104,14 @@ pub struct RailEnergy {
 pub struct ExperimentFigures {
     /// Tasks evaluated (N).
     pub tasks: u64,
-    /// Tasks answered correctly by the primary metric (`acc`).
+    /// Tasks answered correctly by `acc` (the convention's own choice under `llama-cpp`).
     pub correct: u64,
     /// Tasks answered correctly by `acc_norm`, where the convention defines it.
     pub correct_norm: Option<u64>,
+    /// The benchmark's headline accuracy; `acc_norm` falls back to `acc` where the convention
+    /// does not define it.
+    #[serde(default)]
+    pub metric: AccuracyMetric,
     /// Length of the evaluation phase in seconds (T).
     pub eval_seconds: f64,
     /// Gross energy of the evaluation phase in joules (E); `None` when unavailable.
@@ -119,14 +151,22 @@ pub struct RailMetrics {
 pub struct MetricSet {
     /// Tasks evaluated.
     pub tasks: u64,
-    /// Tasks answered correctly.
+    /// Tasks answered correctly by `accuracy_metric`.
     pub correct: u64,
     /// Where the energy figures come from.
     pub energy_quality: EnergyQuality,
-    /// Accuracy (`acc`), %.
+    /// What `accuracy_pct`, `correct` and the figures built on them count: the benchmark's
+    /// headline metric.
+    #[serde(default)]
+    pub accuracy_metric: AccuracyMetric,
+    /// Accuracy by `accuracy_metric`, %.
     pub accuracy_pct: f64,
     /// Standard error of `accuracy_pct`, percentage points; `None` for fewer than 2 tasks.
     pub accuracy_stderr_pct: Option<f64>,
+    /// Accuracy by `acc`, %, whichever metric is the headline (`None` in sets stored before
+    /// it was recorded).
+    #[serde(default)]
+    pub acc_pct: Option<f64>,
     /// Normalized accuracy (`acc_norm`), %, where defined.
     pub acc_norm_pct: Option<f64>,
     /// Standard error of `acc_norm_pct`, percentage points.
@@ -281,7 +321,11 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
 
     let nf = n as f64;
     let billions = f.parameters as f64 / 1e9;
-    let accuracy_pct = 100.0 * f.correct as f64 / nf;
+    let (metric, correct) = match (f.metric, f.correct_norm) {
+        (AccuracyMetric::AccNorm, Some(c)) => (AccuracyMetric::AccNorm, c),
+        _ => (AccuracyMetric::Acc, f.correct),
+    };
+    let accuracy_pct = 100.0 * correct as f64 / nf;
     let e = f.eval_energy_j;
     let e_wh = e.map(|e| e / J_PER_WH);
     let active = match (e, f.idle_power_w) {
@@ -302,10 +346,12 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
         .collect();
     Ok(MetricSet {
         tasks: n,
-        correct: f.correct,
+        correct,
         energy_quality: f.energy_quality,
+        accuracy_metric: metric,
         accuracy_pct,
-        accuracy_stderr_pct: pct_stderr(f.correct, n),
+        accuracy_stderr_pct: pct_stderr(correct, n),
+        acc_pct: Some(100.0 * f.correct as f64 / nf),
         acc_norm_pct: f.correct_norm.map(|c| 100.0 * c as f64 / nf),
         acc_norm_stderr_pct: f.correct_norm.and_then(|c| pct_stderr(c, n)),
         eval_time_s: t,
@@ -331,7 +377,7 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
         wh_per_billion: e_wh.and_then(|w| ratio(w, billions)),
         tokens_per_wh: e_wh.and_then(|w| ratio(f.tokens as f64, w)),
         accuracy_pct_per_wh: e_wh.and_then(|w| ratio(accuracy_pct, w)),
-        energy_per_correct_j: e.and_then(|e| ratio(e, f.correct as f64)),
+        energy_per_correct_j: e.and_then(|e| ratio(e, correct as f64)),
         rails,
     })
 }
@@ -350,6 +396,7 @@ impl MetricSet {
             row("correct", "", Some(self.correct as f64)),
             row("accuracy_pct", "%", Some(self.accuracy_pct)),
             row("accuracy_stderr_pct", "%", self.accuracy_stderr_pct),
+            row("acc_pct", "%", self.acc_pct),
             row("acc_norm_pct", "%", self.acc_norm_pct),
             row("acc_norm_stderr_pct", "%", self.acc_norm_stderr_pct),
             row("eval_time_s", "s", Some(self.eval_time_s)),

@@ -1,12 +1,13 @@
 //! The metric set on a small experiment worked out by hand.
 
-use joulebench_metrics::{EnergyQuality, ExperimentFigures, RailEnergy, compute};
+use joulebench_metrics::{AccuracyMetric, EnergyQuality, ExperimentFigures, RailEnergy, compute};
 
 fn figures() -> ExperimentFigures {
     ExperimentFigures {
         tasks: 4,
         correct: 3,
         correct_norm: Some(2),
+        metric: AccuracyMetric::Acc,
         eval_seconds: 8.0,
         eval_energy_j: Some(720.0),
         energy_quality: EnergyQuality::Measured,
@@ -30,8 +31,10 @@ fn close(a: Option<f64>, b: f64) {
 fn every_formula_on_a_hand_worked_run() {
     let m = compute(&figures()).unwrap();
     // N = 4, 3 correct: 75 %, sigma = 100 sqrt(0.75 * 0.25 / 3) = 25.
+    assert_eq!(m.accuracy_metric, AccuracyMetric::Acc);
     close(Some(m.accuracy_pct), 75.0);
     close(m.accuracy_stderr_pct, 25.0);
+    close(m.acc_pct, 75.0);
     // acc_norm 2/4 = 50 %, sigma = 100 sqrt(0.25 / 3) = 28.8675...
     close(m.acc_norm_pct, 50.0);
     close(m.acc_norm_stderr_pct, 28.867_513_459_481_29);
@@ -76,7 +79,7 @@ fn every_formula_on_a_hand_worked_run() {
     assert_eq!(find("edp_js").value, Some(5760.0));
     assert_eq!(find("rail_gpu_energy_j").value, None);
     assert_eq!(find("rail_cpu_average_power_w").value, Some(45.0));
-    assert_eq!(rows.len(), 30 + 2 * 4);
+    assert_eq!(rows.len(), 31 + 2 * 4);
 }
 
 #[test]
@@ -160,4 +163,26 @@ fn figures_round_trip_through_json() {
     let mj = serde_json::to_value(&m).unwrap();
     assert_eq!(mj["edp_per_billion_js"], 2880.0);
     assert!(mj["rails"][1]["energy_j"].is_null());
+}
+
+#[test]
+fn a_benchmark_whose_metric_is_acc_norm_is_counted_by_it() {
+    // HellaSwag names acc_norm: 2 of 4 correct by it, 3 by acc.
+    let m = compute(&ExperimentFigures { metric: AccuracyMetric::AccNorm, ..figures() }).unwrap();
+    assert_eq!(m.accuracy_metric, AccuracyMetric::AccNorm);
+    assert_eq!(m.correct, 2);
+    close(Some(m.accuracy_pct), 50.0);
+    close(m.accuracy_stderr_pct, 28.867_513_459_481_29);
+    close(m.acc_pct, 75.0);
+    close(m.acc_norm_pct, 50.0);
+    // 50 % / 0.2 Wh = 250; 720 J / 2 correct = 360 J.
+    close(m.accuracy_pct_per_wh, 250.0);
+    close(m.energy_per_correct_j, 360.0);
+
+    // A convention without acc_norm (llama.cpp's own score) falls back to acc, and says so.
+    let f = ExperimentFigures { metric: AccuracyMetric::AccNorm, correct_norm: None, ..figures() };
+    let m = compute(&f).unwrap();
+    assert_eq!(m.accuracy_metric, AccuracyMetric::Acc);
+    close(Some(m.accuracy_pct), 75.0);
+    assert_eq!(m.acc_norm_pct, None);
 }

@@ -164,6 +164,7 @@ fn figures(r: &Row) -> ExperimentFigures {
         tasks: r.n,
         correct: correct.round() as u64,
         correct_norm: None,
+        metric: Default::default(),
         eval_seconds: t,
         eval_energy_j: Some(r.energy_wh.value * 3600.0),
         energy_quality: EnergyQuality::Measured,

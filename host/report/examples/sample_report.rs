@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     tasks: n,
                     correct: (acc * n as f64).round() as u64,
                     correct_norm: None,
+                    metric: Default::default(),
                     eval_seconds: t,
                     eval_energy_j: Some(e),
                     energy_quality: quality,

@@ -182,13 +182,28 @@ pub fn render_markdown(input: &ReportInput) -> String {
         meters.join(", ")
     );
     let legend: Vec<String> = sets.iter().map(|d| format!("{} = {d}", short_name(d))).collect();
+    // Each benchmark's accuracy is its own headline metric (acc_norm for HellaSwag under
+    // lm-eval); say which, per benchmark, as the stored metric sets recorded it.
+    let mut metrics: Vec<String> = Vec::new();
+    for d in &sets {
+        let mut names: Vec<&str> = Vec::new();
+        for e in input.experiments.iter().filter(|e| &e.dataset == d) {
+            let name = e.metrics.accuracy_metric.as_str();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        metrics.push(format!("{d} {}", names.join("/")));
+    }
     let _ = writeln!(
         out,
-        "Columns per benchmark: {}. {MISSING} = not run or unavailable. \
+        "Columns per benchmark: {}. Accuracy is each benchmark's own metric: {}. \
+         {MISSING} = not run or unavailable. \
          {ESTIMATED} = computed from estimated energy (a model of the machine, not a sensor). \
          {AVERAGED} = mean of several runs. Energy is the gross energy of the evaluation phase; \
          EDP = energy (J) × evaluation time (s).\n",
-        legend.join(", ")
+        legend.join(", "),
+        metrics.join(", ")
     );
 
     let show_runtime = runtimes.len() > 1;
@@ -347,6 +362,7 @@ pub fn render_csv(input: &ReportInput) -> String {
         "convention",
         "meter",
         "energy_quality",
+        "accuracy_metric",
     ];
     let mut out = String::new();
     let header: Vec<String> =
@@ -364,6 +380,7 @@ pub fn render_csv(input: &ReportInput) -> String {
             &e.convention,
             &e.meter,
             e.metrics.energy_quality.as_str(),
+            e.metrics.accuracy_metric.as_str(),
         ]
         .iter()
         .map(|s| csv_field(s))

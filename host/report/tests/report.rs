@@ -1,6 +1,6 @@
 //! Reports from a small hand-made input; every expected cell is worked out by hand.
 
-use joulebench_metrics::{EnergyQuality, ExperimentFigures, RailEnergy, compute};
+use joulebench_metrics::{AccuracyMetric, EnergyQuality, ExperimentFigures, RailEnergy, compute};
 use joulebench_report::{
     ExperimentRow, Phase, PowerTrace, ReportInput, pareto_front, render_csv, render_json,
     render_markdown, render_plots,
@@ -21,6 +21,7 @@ fn run(
         tasks: n,
         correct,
         correct_norm: None,
+        metric: Default::default(),
         eval_seconds: seconds,
         eval_energy_j: Some(wh * 3600.0),
         energy_quality: quality,
@@ -50,6 +51,7 @@ fn input() -> ReportInput {
         tasks: 1000,
         correct: 394,
         correct_norm: None,
+        metric: Default::default(),
         eval_seconds: 4060.0,
         eval_energy_j: Some(9.07 * 3600.0),
         energy_quality: EnergyQuality::Measured,
@@ -70,7 +72,23 @@ fn input() -> ReportInput {
             Phase { name: "evaluation".into(), start_s: 35.0, end_s: 100.0 },
         ],
     });
-    let c = run("Laptop", "hellaswag", 400, 170, 400.0, 0.5, 48000, EnergyQuality::Estimated);
+    let mut c = run("Laptop", "hellaswag", 400, 150, 400.0, 0.5, 48000, EnergyQuality::Estimated);
+    // HellaSwag's headline is acc_norm: 170 correct by it, 150 by acc.
+    c.metrics = compute(&ExperimentFigures {
+        tasks: 400,
+        correct: 150,
+        correct_norm: Some(170),
+        metric: AccuracyMetric::AccNorm,
+        eval_seconds: 400.0,
+        eval_energy_j: Some(0.5 * 3600.0),
+        energy_quality: EnergyQuality::Estimated,
+        idle_power_w: None,
+        tokens: 48000,
+        parameters: 1_100_000_000,
+        task_latencies_s: vec![],
+        rails: vec![],
+    })
+    .unwrap();
     ReportInput { experiments: vec![a, b, c] }
 }
 
@@ -126,6 +144,13 @@ fn markdown_in_the_study_layout() {
     assert!(md.contains("| Laptop | Tiny | 1.10 | 0.455~ | 6.55e5~ | 96000~ | 85.0~ |"), "{md}");
     assert!(md.contains("~ = computed from estimated energy"));
     assert!(md.contains("M = mmlu, H = hellaswag, W = winogrande"));
+    // HellaSwag's column holds acc_norm (170/400), not acc (150/400), and the legend says so.
+    assert!(
+        md.contains(
+            "Accuracy is each benchmark's own metric: mmlu acc, hellaswag acc_norm, winogrande acc."
+        ),
+        "{md}"
+    );
 }
 
 #[test]
@@ -146,7 +171,7 @@ fn csv_has_one_line_per_experiment_and_units_in_names() {
     assert_eq!(lines.len(), 4);
     let header: Vec<&str> = lines[0].split(',').collect();
     assert_eq!(
-        &header[..12],
+        &header[..13],
         &[
             "id",
             "device",
@@ -157,6 +182,7 @@ fn csv_has_one_line_per_experiment_and_units_in_names() {
             "convention",
             "meter",
             "energy_quality",
+            "accuracy_metric",
             "tasks",
             "correct",
             "accuracy_pct"
@@ -165,6 +191,9 @@ fn csv_has_one_line_per_experiment_and_units_in_names() {
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let row = |i: usize| lines[i].split(',').collect::<Vec<&str>>();
     assert_eq!(row(3)[col("energy_quality")], "estimated");
+    assert_eq!(row(3)[col("accuracy_metric")], "acc_norm");
+    assert_eq!(row(3)[col("accuracy_pct")], "42.5");
+    assert_eq!(row(3)[col("acc_pct")], "37.5");
     assert_eq!(row(3)[col("total_energy_j")], "1800");
     assert_eq!(row(1)[col("edp_js")], (9.07 * 3600.0 * 4060.0).to_string());
     // Only the first experiment has a cpu rail; the others leave it empty, not 0.
