@@ -543,10 +543,7 @@ fn evaluate_segment(
             range.clone().zip(&batch).zip(evaluation.tasks.iter()).zip(shares)
         {
             let score = score_task(task, scored, exp.convention).map_err(|e| anyhow!("{e}"))?;
-            correct += u64::from(match (headline, score.correct_norm) {
-                (AccuracyMetric::AccNorm, Some(norm)) => norm,
-                _ => score.correct,
-            });
+            correct += u64::from(headline.pick(score.correct, score.correct_norm).1);
             seen += 1;
             tokens += share;
             records.push(TaskRecord {
@@ -676,7 +673,7 @@ fn finalize(
             parameters,
             quantization,
             dataset: dataset_info.name.to_string(),
-            dataset_metric: dataset_info.metric.to_string(),
+            dataset_metric: AccuracyMetric::from_name(&dataset_info.metric),
         },
         provenance["host_overhead_s"].as_f64().unwrap_or(0.0),
     )?;
@@ -706,7 +703,7 @@ pub struct SummaryLabels {
     pub dataset: String,
     /// The metric the dataset names as its headline (`acc`, or `acc_norm` for HellaSwag).
     #[serde(default)]
-    pub dataset_metric: String,
+    pub dataset_metric: AccuracyMetric,
 }
 
 /// Builds the summary of an experiment from the store: tasks, each segment's evaluation window
@@ -828,7 +825,7 @@ pub fn summarize(
             .map(|t| t.correct_norm)
             .collect::<Option<Vec<bool>>>()
             .map(|v| v.into_iter().filter(|c| *c).count() as u64),
-        metric: AccuracyMetric::from_name(&labels.dataset_metric),
+        metric: labels.dataset_metric,
         eval_seconds: eval_s,
         eval_energy_j: energy,
         energy_quality: quality,

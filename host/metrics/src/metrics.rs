@@ -56,6 +56,15 @@ impl AccuracyMetric {
         if name == "acc_norm" { Self::AccNorm } else { Self::Acc }
     }
 
+    /// The count (or flag) this metric takes from the `acc` and `acc_norm` ones, and the metric
+    /// it really is: `acc_norm` falls back to `acc` where the convention does not define it.
+    pub fn pick<T>(self, acc: T, acc_norm: Option<T>) -> (Self, T) {
+        match (self, acc_norm) {
+            (Self::AccNorm, Some(norm)) => (Self::AccNorm, norm),
+            _ => (Self::Acc, acc),
+        }
+    }
+
     /// `acc` or `acc_norm`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -321,10 +330,7 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
 
     let nf = n as f64;
     let billions = f.parameters as f64 / 1e9;
-    let (metric, correct) = match (f.metric, f.correct_norm) {
-        (AccuracyMetric::AccNorm, Some(c)) => (AccuracyMetric::AccNorm, c),
-        _ => (AccuracyMetric::Acc, f.correct),
-    };
+    let (metric, correct) = f.metric.pick(f.correct, f.correct_norm);
     let accuracy_pct = 100.0 * correct as f64 / nf;
     let e = f.eval_energy_j;
     let e_wh = e.map(|e| e / J_PER_WH);
