@@ -121,9 +121,12 @@ fn accuracy(v: f64, sets: &[&MetricSet]) -> String {
     }
 }
 
-fn distinct<'a>(input: &'a ReportInput, f: impl Fn(&'a ExperimentRow) -> &'a str) -> Vec<&'a str> {
+fn distinct<'a>(
+    rows: impl IntoIterator<Item = &'a ExperimentRow>,
+    f: impl Fn(&'a ExperimentRow) -> &'a str,
+) -> Vec<&'a str> {
     let mut v: Vec<&str> = vec![];
-    for e in &input.experiments {
+    for e in rows {
         let s = f(e);
         if !v.contains(&s) {
             v.push(s);
@@ -161,8 +164,8 @@ pub fn render_markdown(input: &ReportInput) -> String {
         return out;
     }
     let sets = datasets(input);
-    let runtimes = distinct(input, |e| &e.runtime);
-    let conventions = distinct(input, |e| &e.convention);
+    let runtimes = distinct(&input.experiments, |e| &e.runtime);
+    let conventions = distinct(&input.experiments, |e| &e.convention);
     let meters: Vec<String> = {
         let mut v: Vec<String> = vec![];
         for e in &input.experiments {
@@ -184,17 +187,13 @@ pub fn render_markdown(input: &ReportInput) -> String {
     let legend: Vec<String> = sets.iter().map(|d| format!("{} = {d}", short_name(d))).collect();
     // Each benchmark's accuracy is its own headline metric (acc_norm for HellaSwag under
     // lm-eval); say which, per benchmark, as the stored metric sets recorded it.
-    let mut metrics: Vec<String> = Vec::new();
-    for d in &sets {
-        let mut names: Vec<&str> = Vec::new();
-        for e in input.experiments.iter().filter(|e| &e.dataset == d) {
-            let name = e.metrics.accuracy_metric.as_str();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        metrics.push(format!("{d} {}", names.join("/")));
-    }
+    let metrics: Vec<String> = sets
+        .iter()
+        .map(|d| {
+            let rows = input.experiments.iter().filter(|e| &e.dataset == d);
+            format!("{d} {}", distinct(rows, |e| e.metrics.accuracy_metric.as_str()).join("/"))
+        })
+        .collect();
     let _ = writeln!(
         out,
         "Columns per benchmark: {}. Accuracy is each benchmark's own metric: {}. \
