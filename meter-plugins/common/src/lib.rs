@@ -147,7 +147,13 @@ pub fn read_each<T>(
     let mut first_error = None;
     let values: Vec<Option<f64>> = items
         .into_iter()
-        .map(|item| read(item).map_err(|e| first_error.get_or_insert(e).clone()).ok())
+        .map(|item| match read(item) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                first_error.get_or_insert(e);
+                None
+            }
+        })
         .collect();
     match first_error {
         Some(e) if values.iter().all(Option::is_none) => Err(e.context(context)),

@@ -172,7 +172,6 @@ impl JetsonIna3221 {
                 format!("no readable ina3221x rail under {}", driver.display()),
             ));
         }
-        let names: Vec<String> = rails.iter().map(|r| r.name.to_string()).collect();
         let summed = insert_sum_rail(&mut rails);
         let computed_sum = summed.is_some();
         let boundary = if let Some(names) = summed {
@@ -183,7 +182,8 @@ impl JetsonIna3221 {
                 names.join(", ")
             )
         } else {
-            let total = names.iter().find(|n| is_total(n)).cloned().unwrap_or_default();
+            let total = rails.iter().find(|r| r.role == RailRole::TOTAL).map(|r| r.name.as_str());
+            let total = total.unwrap_or_default();
             format!(
                 "Jetson module input {total} (INA3221 on the module; NVIDIA: the total power \
                  consumption); the other rails are parts of it, never added; excludes the carrier \
