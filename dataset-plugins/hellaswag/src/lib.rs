@@ -264,6 +264,30 @@ impl HellaSwag {
     pub fn format(&self) -> Format {
         self.format
     }
+}
+
+/// The activity label of a text-file context line: what precedes its first `": "`.
+fn activity_of(context: &str) -> &str {
+    context.split_once(": ").map_or("", |(activity, _)| activity)
+}
+
+impl Benchmark for HellaSwag {
+    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::HellaSwag;
+
+    fn info(&self) -> DatasetInfo {
+        DatasetInfo {
+            name: "hellaswag".into(),
+            split: "validation".into(),
+            len: self.items.len() as u64,
+            metric: "acc_norm".into(),
+            source: self.source.as_str().into(),
+            checksum: self.checksum.as_str().into(),
+        }
+    }
+
+    fn task_count(&self) -> usize {
+        self.items.len()
+    }
 
     fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
         let i = common::task_index(index, self.items.len())?;
@@ -308,34 +332,6 @@ impl HellaSwag {
             shape: TaskShape::CHOICE,
             candidates: candidates.into(),
         })
-    }
-}
-
-/// The activity label of a text-file context line: what precedes its first `": "`.
-fn activity_of(context: &str) -> &str {
-    context.split_once(": ").map_or("", |(activity, _)| activity)
-}
-
-impl Benchmark for HellaSwag {
-    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::HellaSwag;
-
-    fn info(&self) -> DatasetInfo {
-        DatasetInfo {
-            name: "hellaswag".into(),
-            split: "validation".into(),
-            len: self.items.len() as u64,
-            metric: "acc_norm".into(),
-            source: self.source.as_str().into(),
-            checksum: self.checksum.as_str().into(),
-        }
-    }
-
-    fn task_count(&self) -> usize {
-        self.items.len()
-    }
-
-    fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
-        HellaSwag::task(self, index, convention)
     }
 }
 

@@ -263,6 +263,25 @@ impl Mmlu {
             checksum: files::checksum(&sums),
         })
     }
+}
+
+impl Benchmark for Mmlu {
+    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
+
+    fn info(&self) -> DatasetInfo {
+        DatasetInfo {
+            name: "mmlu".into(),
+            split: split_name(&self.split).into(),
+            len: self.order.len() as u64,
+            metric: "acc".into(),
+            source: self.source.as_str().into(),
+            checksum: self.checksum.as_str().into(),
+        }
+    }
+
+    fn task_count(&self) -> usize {
+        self.order.len()
+    }
 
     fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
         let (s, q) = self.order[common::task_index(index, self.order.len())?];
@@ -320,29 +339,6 @@ impl Mmlu {
             shape: TaskShape::CHOICE,
             candidates: candidates.into(),
         })
-    }
-}
-
-impl Benchmark for Mmlu {
-    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
-
-    fn info(&self) -> DatasetInfo {
-        DatasetInfo {
-            name: "mmlu".into(),
-            split: split_name(&self.split).into(),
-            len: self.order.len() as u64,
-            metric: "acc".into(),
-            source: self.source.as_str().into(),
-            checksum: self.checksum.as_str().into(),
-        }
-    }
-
-    fn task_count(&self) -> usize {
-        self.order.len()
-    }
-
-    fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
-        Mmlu::task(self, index, convention)
     }
 }
 

@@ -336,6 +336,25 @@ impl Winogrande {
     pub fn format(&self) -> Format {
         self.format
     }
+}
+
+impl Benchmark for Winogrande {
+    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
+
+    fn info(&self) -> DatasetInfo {
+        DatasetInfo {
+            name: "winogrande".into(),
+            split: "validation".into(),
+            len: self.items.len() as u64,
+            metric: "acc".into(),
+            source: self.source.as_str().into(),
+            checksum: self.checksum.as_str().into(),
+        }
+    }
+
+    fn task_count(&self) -> usize {
+        self.items.len()
+    }
 
     fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
         let item = &self.items[common::task_index(index, self.items.len())?];
@@ -366,29 +385,6 @@ impl Winogrande {
             shape: TaskShape::PARTIAL,
             candidates: candidates.into(),
         })
-    }
-}
-
-impl Benchmark for Winogrande {
-    const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
-
-    fn info(&self) -> DatasetInfo {
-        DatasetInfo {
-            name: "winogrande".into(),
-            split: "validation".into(),
-            len: self.items.len() as u64,
-            metric: "acc".into(),
-            source: self.source.as_str().into(),
-            checksum: self.checksum.as_str().into(),
-        }
-    }
-
-    fn task_count(&self) -> usize {
-        self.items.len()
-    }
-
-    fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError> {
-        Winogrande::task(self, index, convention)
     }
 }
 
