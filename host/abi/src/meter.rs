@@ -49,9 +49,19 @@ impl RailKind {
     /// wraparound).
     pub const ENERGY: Self = Self(1);
 
-    /// The unit of the rail's values: `W` or `J`.
+    /// The unit of the rail's values: `W` or `J`; `?` for a kind this host does not know, whose
+    /// values it never integrates.
     pub fn unit(self) -> &'static str {
-        if self == Self::ENERGY { "J" } else { "W" }
+        match self {
+            Self::POWER => "W",
+            Self::ENERGY => "J",
+            _ => "?",
+        }
+    }
+
+    /// Whether this is a kind this host knows (`POWER` or `ENERGY`).
+    pub fn is_known(self) -> bool {
+        matches!(self, Self::POWER | Self::ENERGY)
     }
 }
 
@@ -68,12 +78,13 @@ impl RailRole {
     /// A part that carries the GPU, named so in reports.
     pub const GPU: Self = Self(2);
 
-    /// A short name: `total`, `part` or `gpu`.
+    /// A short name: `total`, `part` or `gpu`; `unknown` for a code this host does not know.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TOTAL => "total",
+            Self::PART => "part",
             Self::GPU => "gpu",
-            _ => "part",
+            _ => "unknown",
         }
     }
 }
@@ -89,9 +100,14 @@ impl Quality {
     /// Computed from a model (utilisation x TDP, say); every figure built on it is marked so.
     pub const ESTIMATED: Self = Self(1);
 
-    /// `measured` or `estimated`.
+    /// `measured` or `estimated`; `unknown` for a code this host does not know, which is never
+    /// taken as measured.
     pub fn as_str(self) -> &'static str {
-        if self == Self::ESTIMATED { "estimated" } else { "measured" }
+        match self {
+            Self::MEASURED => "measured",
+            Self::ESTIMATED => "estimated",
+            _ => "unknown",
+        }
     }
 }
 

@@ -18,4 +18,4 @@ pub use metrics::{
     AccuracyMetric, EnergyQuality, ExperimentFigures, MetricRow, MetricSet, MetricsError,
     RailEnergy, RailMetrics, compute,
 };
-pub use scoring::{ScoreError, TaskScore, count_correct, score_task};
+pub use scoring::{ScoreError, TaskScore, count_correct, count_verdicts, score_task};

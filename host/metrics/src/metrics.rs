@@ -84,6 +84,9 @@ pub enum EnergyQuality {
     Estimated,
     /// No energy figure.
     Unavailable,
+    /// The meter gave a quality code this host does not know: the figure is shown, marked like
+    /// an estimate, and never taken as measured.
+    Unknown,
 }
 
 impl EnergyQuality {
@@ -93,7 +96,13 @@ impl EnergyQuality {
             Self::Measured => "measured",
             Self::Estimated => "estimated",
             Self::Unavailable => "unavailable",
+            Self::Unknown => "unknown",
         }
+    }
+
+    /// Whether figures of this quality exist but were not measured, so reports mark them (`~`).
+    pub fn is_marked(self) -> bool {
+        matches!(self, Self::Estimated | Self::Unknown)
     }
 }
 

@@ -282,7 +282,18 @@ pub fn score_task(
 /// The number of correct answers by `acc`, and by `acc_norm` where every task defines it
 /// (`None` when any task has no normalized verdict).
 pub fn count_correct(scores: &[TaskScore]) -> (u64, Option<u64>) {
-    let correct = scores.iter().filter(|s| s.correct).count() as u64;
-    let norm = scores.iter().map(|s| s.correct_norm.map(u64::from)).sum::<Option<u64>>();
+    count_verdicts(scores.iter().map(|s| (s.correct, s.correct_norm)))
+}
+
+/// [`count_correct`] over `(acc, acc_norm)` verdicts however they are held (stored task records,
+/// say).
+pub fn count_verdicts(
+    verdicts: impl IntoIterator<Item = (bool, Option<bool>)>,
+) -> (u64, Option<u64>) {
+    let (mut correct, mut norm) = (0u64, Some(0u64));
+    for (acc, acc_norm) in verdicts {
+        correct += u64::from(acc);
+        norm = norm.zip(acc_norm).map(|(n, c)| n + u64::from(c));
+    }
     (correct, norm)
 }

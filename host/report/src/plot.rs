@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use joulebench_metrics::EnergyQuality;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
@@ -178,7 +177,7 @@ fn distinct_models(input: &ReportInput) -> Vec<String> {
 }
 
 fn estimated(e: &ExperimentRow) -> bool {
-    e.metrics.energy_quality == EnergyQuality::Estimated
+    e.metrics.energy_quality.is_marked()
 }
 
 /// Accuracy against energy per inference.

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use joulebench_metrics::{EnergyQuality, MetricSet};
+use joulebench_metrics::MetricSet;
 use serde::Serialize;
 
 use crate::{ExperimentRow, ReportError, ReportInput};
@@ -98,7 +98,7 @@ fn cell<'a>(
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let mut s = with(mean, &sets);
-    if energy && sets.iter().any(|m| m.energy_quality == EnergyQuality::Estimated) {
+    if energy && sets.iter().any(|m| m.energy_quality.is_marked()) {
         s.push_str(ESTIMATED);
     }
     if values.len() > 1 {

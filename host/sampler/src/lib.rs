@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use joulebench_abi::MeterBox;
+use joulebench_metrics::stats::median;
 
 pub use trace::{
     Baseline, Energy, GAP_FACTOR, Integral, RailEnergy, ReadError, Trace, WindowEnergy,
@@ -309,21 +310,12 @@ pub fn probe_update_period(
         }
         last = Some(values);
     }
-    let mut intervals: Vec<f64> = change_times.windows(2).map(|w| w[1] - w[0]).collect();
+    let intervals: Vec<f64> = change_times.windows(2).map(|w| w[1] - w[0]).collect();
     UpdateProbe {
         reads: costs.len(),
         failed,
-        read_cost_s: median(&mut costs).unwrap_or(0.0),
+        read_cost_s: median(&costs).unwrap_or(0.0),
         changes: change_times.len(),
-        update_period_s: median(&mut intervals),
+        update_period_s: median(&intervals),
     }
-}
-
-fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    Some(*m)
 }

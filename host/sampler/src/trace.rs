@@ -4,6 +4,7 @@
 //! loops plain and fast; the public API speaks `Option<f64>`.
 
 use joulebench_abi::{MeterInfo, Quality, RailInfo, RailKind, RailRole};
+use joulebench_metrics::stats::percentile;
 
 /// How many times the typical sampling interval an interval between two valid power samples may
 /// last before it counts as a gap (and is not integrated).
@@ -382,10 +383,11 @@ impl Trace {
     pub fn rail_energy(&self, rail: usize, start: f64, end: f64) -> Energy {
         let info = &self.meter.rails[rail];
         let col = &self.columns[rail];
-        let r = if info.kind == RailKind::ENERGY {
-            integrate_counter(&self.times, col, start, end)
-        } else {
-            integrate_power(&self.times, col, start, end, self.max_interval_s())
+        let r = match info.kind {
+            RailKind::ENERGY => integrate_counter(&self.times, col, start, end),
+            RailKind::POWER => integrate_power(&self.times, col, start, end, self.max_interval_s()),
+            // A kind this host does not know: its values are never integrated as either.
+            _ => integrate_power(&[], &[], start, end, self.max_interval_s()),
         };
         let window_s = (end - start).max(0.0);
         // No gap means the whole window is covered; the division would only add rounding.
@@ -434,10 +436,13 @@ impl Trace {
     pub fn idle_baseline(&self, start: f64, end: f64) -> Option<Baseline> {
         let i = self.total_rail()?;
         let info = &self.meter.rails[i];
+        if !info.kind.is_known() {
+            return None;
+        }
         let col = &self.columns[i];
         let lo = self.times.partition_point(|&x| x < start);
         let hi = self.times.partition_point(|&x| x <= end);
-        let mut powers: Vec<f64> = if info.kind == RailKind::ENERGY {
+        let powers: Vec<f64> = if info.kind == RailKind::ENERGY {
             let valid: Vec<usize> = (lo..hi).filter(|&k| !col[k].is_nan()).collect();
             valid
                 .windows(2)
@@ -453,11 +458,10 @@ impl Trace {
         if powers.is_empty() {
             return None;
         }
-        powers.sort_by(f64::total_cmp);
         Some(Baseline {
-            median_w: quantile(&powers, 0.5),
-            q1_w: quantile(&powers, 0.25),
-            q3_w: quantile(&powers, 0.75),
+            median_w: percentile(&powers, 50.0)?,
+            q1_w: percentile(&powers, 25.0)?,
+            q3_w: percentile(&powers, 75.0)?,
             samples: powers.len(),
             quality: info.quality,
         })
@@ -470,16 +474,5 @@ impl Trace {
             col.extend((0..times.len()).map(|k| flat[k * n + r]));
         }
         self.errors.extend(errors);
-    }
-}
-
-/// Linear-interpolated quantile of sorted values (the "type 7" rule of R and numpy).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let i = pos.floor() as usize;
-    let frac = pos - i as f64;
-    match sorted.get(i + 1) {
-        Some(next) => sorted[i] + frac * (next - sorted[i]),
-        None => sorted[i],
     }
 }
