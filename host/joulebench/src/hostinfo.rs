@@ -1,52 +1,16 @@
 //! What the machine is, for every result's provenance: host, board, CPU, memory, OS, kernel,
-//! governors, temperatures and throttling flags (methodology rules 11 and 12). Everything is read
+//! governors, temperatures and throttling flags: what a reader needs to reproduce a result. Everything is read
 //! best-effort from procfs and sysfs; what cannot be read is left out, never guessed.
 
 use std::path::Path;
 
-use serde::Serialize;
-
-/// A snapshot of the machine.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct HostInfo {
-    /// The host name.
-    pub hostname: String,
-    /// The board model from the device tree (Raspberry Pi, Jetson), when there is one.
-    pub board: Option<String>,
-    /// The CPU's model name.
-    pub cpu: String,
-    /// Logical CPUs.
-    pub cpus: usize,
-    /// Memory in bytes.
-    pub memory_bytes: u64,
-    /// The distribution's pretty name.
-    pub os: String,
-    /// The kernel release.
-    pub kernel: String,
-    /// The architecture joulebench was built for.
-    pub arch: String,
-    /// cpufreq governor of each policy, where exposed.
-    pub governors: Vec<String>,
-    /// Thermal zones: (type, degrees Celsius).
-    pub temperatures_c: Vec<(String, f64)>,
-    /// Jetson L4T release line, when present.
-    pub l4t: Option<String>,
-    /// joulebench's version.
-    pub joulebench_version: String,
-    /// The ABI version.
-    pub abi_version: String,
-}
+pub use joulebench_measure::HostInfo;
 
 fn read(root: &Path, path: &str) -> Option<String> {
     std::fs::read_to_string(root.join(path.trim_start_matches('/')))
         .ok()
         .map(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string())
         .filter(|s| !s.is_empty())
-}
-
-/// A device name for reports: the board model where the device tree names one, else the CPU.
-pub fn device_name(info: &HostInfo) -> String {
-    info.board.clone().unwrap_or_else(|| info.cpu.clone())
 }
 
 /// Reads the machine under `root` (`/` in real runs, a fixture tree in tests).
@@ -159,6 +123,6 @@ mod tests {
         assert_eq!(info.os, "Debian GNU/Linux 12 (bookworm)");
         assert_eq!(info.governors, ["policy0=ondemand"]);
         assert_eq!(info.temperatures_c, [("cpu-thermal".to_string(), 51.2)]);
-        assert_eq!(device_name(&info), "Raspberry Pi 5 Model B Rev 1.0");
+        assert_eq!(info.device_name(), "Raspberry Pi 5 Model B Rev 1.0");
     }
 }

@@ -4,7 +4,15 @@
 //! - [`manifest`]: the `plugins.toml` format, checked with file:line:column errors.
 //! - [`loader`]: finds and loads plugin libraries through the stable ABI and constructs plugins,
 //!   refusing bad ones with one-line errors.
-//! - [`describe`]: what `joulebench plugins` prints.
+//! - [`runner`]: runs a manifest's experiments; each one in segments ([`segment`], crate-private)
+//!   with a progress bar (`progress`, crate-private).
+//! - [`store`]: the SQLite results store.
+//! - [`report`]: the report's input from the store.
+//! - [`describe`]: what `joulebench plugins` prints; [`hostinfo`]: the machine, for provenance.
+//!
+//! The flow is one way: manifest → loader → runner → store → report. Every threshold and formula
+//! lives in the measurement core (`joulebench-measure`), which the runner calls and whose types
+//! the store and the report share; `docs/architecture.md` draws the whole picture.
 //!
 //! The binary (`src/main.rs`) is a thin clap layer over these modules.
 #![deny(missing_docs)]
@@ -13,6 +21,8 @@ pub mod describe;
 pub mod hostinfo;
 pub mod loader;
 pub mod manifest;
+mod progress;
 pub mod report;
 pub mod runner;
+mod segment;
 pub mod store;

@@ -18,7 +18,7 @@ use joulebench_abi::{
     PluginKind, RuntimeBox, RuntimeModRef,
 };
 
-use crate::manifest::PluginEntry;
+use crate::manifest::{Manifest, PluginEntry};
 
 /// Why a plugin was refused. Its `Display` is the one-line message users see.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,11 +129,31 @@ pub struct Loaded {
     pub description: String,
     /// The ABI version it was built against.
     pub abi_version: String,
+    /// sha256 of the library file as loaded: changes with every rebuild that changes the code.
+    pub build: String,
     /// The plugin.
     pub plugin: Plugin,
 }
 
-static LIBRARIES: Mutex<Option<HashMap<PathBuf, (String, &'static LibHeader)>>> = Mutex::new(None);
+impl Loaded {
+    /// The library's identity, as results record it.
+    pub fn identity(&self) -> joulebench_measure::LibraryIdentity {
+        joulebench_measure::LibraryIdentity {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            version: self.version.clone(),
+            abi_version: self.abi_version.clone(),
+            library: self.path.display().to_string(),
+            build: self.build.clone(),
+        }
+    }
+}
+
+/// Libraries opened so far: root module name, header and the sha256 of the file as it was
+/// loaded (a library is never unloaded, so a file rebuilt since is not what runs).
+static LIBRARIES: Mutex<Option<HashMap<PathBuf, Library>>> = Mutex::new(None);
+
+type Library = (String, &'static LibHeader, String);
 
 /// The folder plugin libraries named without a path are looked for in: `$JOULEBENCH_PLUGIN_DIR`,
 /// else the folder of the running binary (cargo puts the `joulebench` binary and the plugins'
@@ -148,6 +168,15 @@ pub fn default_plugin_dir() -> PathBuf {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
         dir
+    }
+}
+
+/// The folder a manifest's bare library names resolve in: its `plugin_dir` setting (relative to
+/// the manifest), else [`default_plugin_dir`].
+pub fn manifest_plugin_dir(manifest: &Manifest) -> PathBuf {
+    match &manifest.settings.plugin_dir {
+        Some(d) => manifest.base_dir().join(d),
+        None => default_plugin_dir(),
     }
 }
 
@@ -169,7 +198,7 @@ pub fn resolve_library(library: &str, base: &Path, plugin_dir: &Path) -> PathBuf
     }
 }
 
-fn header(id: &str, path: &Path) -> Result<(String, &'static LibHeader), LoadError> {
+fn header(id: &str, path: &Path) -> Result<Library, LoadError> {
     let err = |reason| LoadError { id: id.to_string(), path: path.to_path_buf(), reason };
     if !path.exists() {
         return Err(err(Reason::Missing));
@@ -190,8 +219,11 @@ fn header(id: &str, path: &Path) -> Result<(String, &'static LibHeader), LoadErr
         other => err(Reason::NotAPlugin(first_line(&other.to_string()))),
     })?;
     let name = header.root_mod_consts().name().as_str().to_string();
-    cache.insert(key, (name.clone(), header));
-    Ok((name, header))
+    let build = joulebench_gguf::sha256_file(&key)
+        .map_err(|e| err(Reason::NotAPlugin(format!("cannot be read: {e}"))))?;
+    let found = (name, header, build);
+    cache.insert(key, found.clone());
+    Ok(found)
 }
 
 fn first_line(s: &str) -> String {
@@ -223,9 +255,9 @@ fn root_module(
     id: &str,
     path: &Path,
     expected: PluginKind,
-) -> Result<(RootModuleRef, String), LoadError> {
+) -> Result<(RootModuleRef, String, String), LoadError> {
     let err = |reason| LoadError { id: id.to_string(), path: path.to_path_buf(), reason };
-    let (name, header) = header(id, path)?;
+    let (name, header, build) = header(id, path)?;
     let found = PluginKind::from_root_module_name(&name).ok_or_else(|| {
         err(Reason::NotAPlugin(format!("its root module is {name:?}, not a joulebench plugin")))
     })?;
@@ -252,14 +284,14 @@ fn root_module(
         PluginKind::Dataset => init::<DatasetModRef>(header).map(RootModuleRef::Dataset),
     }
     .map_err(err)?;
-    Ok((module, version))
+    Ok((module, version, build))
 }
 
 /// Loads the library of `entry` (resolved against `base` and `plugin_dir`) and constructs the
 /// plugin from its config.
 pub fn load(entry: &PluginEntry, base: &Path, plugin_dir: &Path) -> Result<Loaded, LoadError> {
     let path = resolve_library(&entry.library, base, plugin_dir);
-    let (module, abi_version) = root_module(&entry.id, &path, entry.kind)?;
+    let (module, abi_version, build) = root_module(&entry.id, &path, entry.kind)?;
     let config = RStr::from_str(&entry.config);
     let plugin = match module {
         RootModuleRef::Runtime(m) => m.new()(config).into_result().map(Plugin::Runtime),
@@ -283,6 +315,7 @@ pub fn load(entry: &PluginEntry, base: &Path, plugin_dir: &Path) -> Result<Loade
         version: info.version.as_str().to_string(),
         description: info.description.as_str().to_string(),
         abi_version,
+        build,
         plugin,
     })
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use joulebench::describe::describe;
-use joulebench::loader::{default_plugin_dir, load};
+use joulebench::loader::{load, manifest_plugin_dir};
 use joulebench::manifest::Manifest;
 use joulebench::report::report_input;
 use joulebench::runner::RunOptions;
@@ -50,6 +50,10 @@ enum Command {
         /// Stop each experiment after this many batches (it stays resumable).
         #[arg(long, hide = true)]
         max_batches: Option<u64>,
+        /// Set aside unfinished experiments whose plugins, model or data changed since they
+        /// started, and start them again (their tasks stay in the store, unreported).
+        #[arg(long)]
+        fresh: bool,
     },
     /// Print the results as the study's tables, and draw plots.
     Report {
@@ -68,16 +72,9 @@ enum Command {
     },
 }
 
-fn plugin_dir(manifest: &Manifest) -> PathBuf {
-    match &manifest.settings.plugin_dir {
-        Some(d) => manifest.base_dir().join(d),
-        None => default_plugin_dir(),
-    }
-}
-
 fn plugins(path: &Path) -> Result<()> {
     let manifest = Manifest::load(path)?;
-    let dir = plugin_dir(&manifest);
+    let dir = manifest_plugin_dir(&manifest);
     let mut failed = 0;
     for entry in &manifest.plugins {
         match load(entry, &manifest.base_dir(), &dir) {
@@ -96,7 +93,7 @@ fn plugins(path: &Path) -> Result<()> {
 
 fn validate(path: &Path) -> Result<()> {
     let manifest = Manifest::load(path)?;
-    let dir = plugin_dir(&manifest);
+    let dir = manifest_plugin_dir(&manifest);
     let mut errors = Vec::new();
     for entry in &manifest.plugins {
         if let Err(e) = load(entry, &manifest.base_dir(), &dir) {
@@ -121,11 +118,12 @@ fn validate(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run(path: &Path, quiet: bool, max_batches: Option<u64>) -> Result<()> {
+fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Result<()> {
     let manifest = Manifest::load(path)?;
     let options = RunOptions {
         progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         max_batches,
+        fresh,
     };
     let outcome = joulebench::runner::run(&manifest, &options)?;
     let store = Store::open(&manifest.results_path())?;
@@ -195,7 +193,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plugins { manifest } => plugins(manifest),
         Command::Validate { manifest } => validate(manifest),
-        Command::Run { manifest, quiet, max_batches } => run(manifest, *quiet, *max_batches),
+        Command::Run { manifest, quiet, max_batches, fresh } => {
+            run(manifest, *quiet, *max_batches, *fresh)
+        }
         Command::Report { manifest, results, format, plot } => {
             report(manifest, results.as_deref(), format, plot.as_deref())
         }

@@ -2,19 +2,24 @@
 //! the power trace of its last segment with the phases marked.
 
 use anyhow::Result;
+use joulebench_measure::{Provenance, Summary};
 use joulebench_report::{ExperimentRow, Phase, PowerTrace, ReportInput};
 
-use crate::runner::Summary;
 use crate::store::Store;
 
 /// The total power over time of an experiment's last segment: power rails as read; energy
 /// counters as the mean power between consecutive samples.
 fn power_trace(store: &Store, experiment: i64) -> Result<Option<PowerTrace>> {
-    let provenance: serde_json::Value =
-        serde_json::from_str(&store.provenance(experiment)?).unwrap_or(serde_json::Value::Null);
-    let rails = provenance["meter_info"]["rails"].as_array().cloned().unwrap_or_default();
-    let Some(total) = rails.iter().position(|r| r["role"] == "total") else { return Ok(None) };
-    let is_counter = rails[total]["unit"] == "J";
+    let Ok(provenance) = Provenance::from_json(&store.provenance(experiment)?) else {
+        return Ok(None);
+    };
+    let rails = &provenance.meter_info.rails;
+    let Some(total) = provenance.meter_info.total_rail() else { return Ok(None) };
+    let is_counter = match rails[total].unit.as_str() {
+        "J" => true,
+        "W" => false,
+        _ => return Ok(None),
+    };
     let phases = store.phases(experiment)?;
     let Some(segment) = phases.iter().map(|p| p.segment).max() else { return Ok(None) };
     let samples = store.samples(experiment, segment)?;

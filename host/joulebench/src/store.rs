@@ -11,8 +11,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use joulebench_measure::Summary;
+pub use joulebench_measure::records::{PhaseRecord, SampleRecord, TaskRecord};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 /// Bumped when the schema changes; an older file is refused with a message.
 const SCHEMA_VERSION: i64 = 1;
@@ -93,6 +94,17 @@ pub struct Store {
     conn: Connection,
 }
 
+/// An unfinished experiment, as a resume looks at it.
+#[derive(Debug, Clone)]
+pub struct UnfinishedRow {
+    /// Row id.
+    pub id: i64,
+    /// What it was started with (JSON the runner defines).
+    pub spec: String,
+    /// Tasks stored so far.
+    pub tasks: u64,
+}
+
 /// An experiment row as the runner needs it.
 #[derive(Debug, Clone)]
 pub struct ExperimentRow {
@@ -102,65 +114,6 @@ pub struct ExperimentRow {
     pub status: String,
     /// The task indices chosen when the experiment started, in run order.
     pub selection: Vec<u64>,
-}
-
-/// One evaluated task, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskRecord {
-    /// Position in the experiment's selection.
-    pub position: u64,
-    /// The dataset's task id.
-    pub task_id: String,
-    /// The task's group.
-    pub group: String,
-    /// The gold candidate.
-    pub gold: u32,
-    /// The candidate picked by the primary metric.
-    pub predicted: u32,
-    /// Whether it is gold.
-    pub correct: bool,
-    /// The candidate picked by `acc_norm`, where defined.
-    pub predicted_norm: Option<u32>,
-    /// Whether that one is gold.
-    pub correct_norm: Option<bool>,
-    /// Prompt tokens this task's share of the batch evaluated.
-    pub prompt_tokens: u64,
-    /// The process segment it ran in.
-    pub segment: u32,
-    /// The batch (runtime call) it ran in.
-    pub batch: u64,
-    /// Start of its runtime call, seconds on the segment's clock.
-    pub t_start_s: f64,
-    /// End of its runtime call.
-    pub t_end_s: f64,
-    /// Its latency: the call's duration divided by the tasks in the call.
-    pub latency_s: f64,
-    /// The convention's score per candidate.
-    pub scores: Vec<f64>,
-}
-
-/// One meter sample: time on the segment's clock and one value per rail (`None` = gap).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SampleRecord {
-    /// Seconds on the segment's clock.
-    pub t_s: f64,
-    /// Per rail, in the meter's rail order.
-    pub values: Vec<Option<f64>>,
-}
-
-/// A phase as stored: its window and its energy figures (JSON the runner defines).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhaseRecord {
-    /// Segment.
-    pub segment: u32,
-    /// `idle`, `load`, `warm-up` or `evaluation`.
-    pub name: String,
-    /// Start, seconds on the segment's clock.
-    pub t0_s: f64,
-    /// End.
-    pub t1_s: f64,
-    /// Energy figures, JSON.
-    pub energy: String,
 }
 
 /// Now as RFC 3339 UTC.
@@ -482,6 +435,45 @@ impl Store {
             params![experiment, error],
         )?;
         Ok(())
+    }
+
+    /// The unfinished experiments (running or failed) with this manifest id and repeat.
+    pub fn unfinished(&self, name: &str, repeat: u32) -> Result<Vec<UnfinishedRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.spec, (SELECT COUNT(*) FROM tasks t WHERE t.experiment_id = e.id)
+             FROM experiments e WHERE e.name = ?1 AND e.repeat = ?2 AND e.status IN ('running', 'failed')
+             ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map(params![name, repeat], |r| {
+            Ok(UnfinishedRow { id: r.get(0)?, spec: r.get(1)?, tasks: r.get::<_, i64>(2)? as u64 })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sets an unfinished experiment aside: it is never resumed or reported, and its tasks stay.
+    pub fn set_aside(&self, experiment: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE experiments SET status = 'set-aside' WHERE id = ?1",
+            params![experiment],
+        )?;
+        Ok(())
+    }
+
+    /// A finished experiment's summary.
+    pub fn summary(&self, experiment: i64) -> Result<Option<Summary>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT summary FROM metrics WHERE experiment_id = ?1",
+                params![experiment],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .with_context(|| format!("experiment {experiment}: stored summary is corrupt"))
+        })
+        .transpose()
     }
 
     /// Every finished experiment's summary JSON, in creation order.

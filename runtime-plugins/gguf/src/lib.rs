@@ -17,7 +17,7 @@ use std::fmt;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-pub use checksum::sha256_cached;
+pub use checksum::{sha256_cached, sha256_file};
 pub use dequant::{dequantize, f16_to_f32};
 
 /// The magic number at the start of every GGUF file (`GGUF` in ASCII, little-endian).

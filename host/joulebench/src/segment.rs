@@ -1,0 +1,373 @@
+//! One segment of an experiment: what one process does for it. It prepares the tasks still
+//! missing, starts the meter, takes the idle baseline (once per experiment), loads the model,
+//! warms up, evaluates batch by batch (each batch stored with its samples in one transaction),
+//! and finally has the measurement core summarize everything the store holds.
+//!
+//! Tasks are grouped into batches at fixed positions of the selection, so a resumed run hands
+//! the runtime exactly the batches an uninterrupted one would, and its results are the same
+//! task for task. A segment's evaluation window ends with its last stored batch; the batch in
+//! flight when a run dies is not counted, and is evaluated again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use joulebench_abi::{DatasetInfo, MeterBox, MeterInfo, ModelBox, ModelInfo, ModelSpec, Task};
+use joulebench_measure::attribution::{batches, token_need, token_shares};
+use joulebench_measure::policy::total_quality;
+use joulebench_measure::provenance::{MeterDescription, ModelDescription, RuntimeDescription};
+use joulebench_measure::records::{PhaseEnergy, phase};
+use joulebench_measure::summary::ExperimentRecords;
+use joulebench_measure::{LibraryIdentity, Provenance, SummaryLabels, summarize};
+use joulebench_metrics::{AccuracyMetric, EnergyQuality, score_task};
+use joulebench_sampler::{Clock, Sampler, Trace};
+
+use crate::loader::{Loaded, Plugin};
+use crate::manifest::Experiment;
+use crate::progress::Progress;
+use crate::runner::{Run, dataset, plugin_mut};
+use crate::store::{PhaseRecord, SampleRecord, Store, TaskRecord};
+
+/// One experiment as one process works on it.
+pub(crate) struct Segment<'a> {
+    pub run: &'a Run<'a>,
+    pub exp: &'a Experiment,
+    pub repeat: u32,
+    pub experiment_id: i64,
+    pub selection: &'a [u64],
+    pub dataset: &'a DatasetInfo,
+}
+
+/// A segment under way: its number in the store, the sampler, and how much of its trace is
+/// stored.
+struct Live {
+    segment: u32,
+    sampler: Sampler,
+    stored_samples: usize,
+    meter_info: MeterInfo,
+    meter: Option<LibraryIdentity>,
+}
+
+impl Live {
+    fn phase(&self, name: &str, t0: f64, t1: f64) -> PhaseRecord {
+        PhaseRecord {
+            segment: self.segment,
+            name: name.into(),
+            t0_s: t0,
+            t1_s: t1,
+            energy: "{}".into(),
+        }
+    }
+
+    /// The samples read since the last call, to store with the next batch.
+    fn new_samples(&mut self) -> Vec<SampleRecord> {
+        let trace = self.sampler.trace();
+        let out = samples_since(trace, self.stored_samples);
+        self.stored_samples = trace.len();
+        out
+    }
+}
+
+fn samples_since(trace: &Trace, from: usize) -> Vec<SampleRecord> {
+    let rails = trace.rails().len();
+    (from..trace.len())
+        .map(|i| SampleRecord {
+            t_s: trace.times()[i],
+            values: (0..rails).map(|r| trace.value(r, i)).collect(),
+        })
+        .collect()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+}
+
+/// Sleeps `seconds` while the sampler reads, draining its batches.
+fn wait(sampler: &mut Sampler, seconds: f64) {
+    let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+    }
+    sampler.trace();
+}
+
+impl Segment<'_> {
+    /// Runs what is missing of the experiment, then summarizes it and marks it done.
+    pub fn run(&self, plugins: &mut HashMap<String, Loaded>, store: &mut Store) -> Result<()> {
+        let exp = self.exp;
+        let done = store.done_positions(self.experiment_id)?;
+        let todo: Vec<Range<usize>> = batches(self.selection.len(), exp.batch_tasks as usize)
+            .into_iter()
+            .filter(|r| r.clone().any(|p| !done.contains(&(p as u64))))
+            .collect();
+        if todo.is_empty() {
+            return self.finalize(plugins, store, None);
+        }
+        // Everything the evaluation needs is prepared before the meter starts.
+        let tasks = self.build_tasks(plugins, &todo)?;
+        let spec = self.model_spec()?;
+
+        let mut meter_plugin = plugins.remove(&exp.meter).context("unknown meter")?;
+        let meter_identity = meter_plugin.identity();
+        let meter: MeterBox = match meter_plugin.plugin {
+            Plugin::Meter(m) => m,
+            other => {
+                meter_plugin.plugin = other;
+                plugins.insert(exp.meter.clone(), meter_plugin);
+                bail!("{:?} is not a meter", exp.meter)
+            }
+        };
+        let meter_info = meter.info();
+        let clock = Clock::new();
+        let segment =
+            store.begin_segment(self.experiment_id, self.run.run_id, unix_now() - clock.now())?;
+        let mut live = Live {
+            segment,
+            sampler: Sampler::start(meter, clock, exp.sample_hz),
+            stored_samples: 0,
+            meter_info,
+            meter: Some(meter_identity),
+        };
+        let result = self.evaluate(plugins, store, &mut live, &todo, &tasks, &spec);
+        let Live { sampler, stored_samples, .. } = live;
+        let (meter, trace) = sampler.stop();
+        meter_plugin.plugin = Plugin::Meter(meter);
+        plugins.insert(exp.meter.clone(), meter_plugin);
+        store.store_samples(self.experiment_id, segment, &samples_since(&trace, stored_samples))?;
+        let model_info = result?;
+        for p in store.phases(self.experiment_id)?.into_iter().filter(|p| p.segment == segment) {
+            let energy = PhaseEnergy::from(&trace.energy(p.t0_s, p.t1_s));
+            let energy = serde_json::to_string(&energy)?;
+            store.store_phase(self.experiment_id, &PhaseRecord { energy, ..p })?;
+        }
+        if let Some(max) = self.run.options.max_batches
+            && store.done_positions(self.experiment_id)?.len() < self.selection.len()
+        {
+            bail!("stopped after {max} batches as asked");
+        }
+        self.finalize(plugins, store, Some(model_info))
+    }
+
+    /// The tasks of the batches to run and of the warm-up, built by the dataset plugin, by
+    /// position in the selection.
+    fn build_tasks(
+        &self,
+        plugins: &mut HashMap<String, Loaded>,
+        todo: &[Range<usize>],
+    ) -> Result<BTreeMap<usize, Task>> {
+        let exp = self.exp;
+        let mut positions: Vec<usize> = todo.iter().flat_map(|r| r.clone()).collect();
+        positions.extend(0..(exp.warmup_tasks as usize).min(self.selection.len()));
+        positions.sort_unstable();
+        positions.dedup();
+        let indices: Vec<u64> = positions.iter().map(|&p| self.selection[p]).collect();
+        let built = dataset(plugins, &exp.dataset)?
+            .tasks(indices.as_slice().into(), exp.convention)
+            .into_result()
+            .map_err(|e| anyhow!("dataset {:?}: {e}", exp.dataset))?;
+        if built.len() != positions.len() {
+            bail!(
+                "dataset {:?} returned {} tasks for {} indices",
+                exp.dataset,
+                built.len(),
+                positions.len()
+            );
+        }
+        Ok(positions.into_iter().zip(built).collect())
+    }
+
+    fn model_spec(&self) -> Result<ModelSpec> {
+        let manifest = self.run.manifest;
+        let entry = manifest.model(&self.exp.model).context("unknown model")?;
+        Ok(ModelSpec {
+            id: entry.id.as_str().into(),
+            path: manifest.model_path(entry)?.display().to_string().into(),
+            options: entry.options.as_str().into(),
+        })
+    }
+
+    /// Idle baseline (once per experiment), load, warm-up and the evaluation of `todo`.
+    fn evaluate(
+        &self,
+        plugins: &mut HashMap<String, Loaded>,
+        store: &mut Store,
+        live: &mut Live,
+        todo: &[Range<usize>],
+        tasks: &BTreeMap<usize, Task>,
+        spec: &ModelSpec,
+    ) -> Result<ModelInfo> {
+        let (exp, id) = (self.exp, self.experiment_id);
+        let clock = live.sampler.clock();
+        let has_idle = store.phases(id)?.iter().any(|p| p.name == phase::IDLE);
+        if !has_idle && exp.idle_s > 0.0 {
+            let t0 = clock.now();
+            wait(&mut live.sampler, exp.idle_s);
+            store.store_phase(id, &live.phase(phase::IDLE, t0, clock.now()))?;
+        }
+
+        let runtime_lib = plugin_mut(plugins, &exp.runtime)?;
+        let runtime_identity = runtime_lib.identity();
+        let Plugin::Runtime(runtime) = &mut runtime_lib.plugin else {
+            bail!("{:?} is not a runtime", exp.runtime)
+        };
+        let runtime_info = runtime.info();
+        let t0 = clock.now();
+        let mut model: ModelBox = runtime.load_model(spec).into_result().map_err(|e| {
+            anyhow!("runtime {:?} cannot load model {:?}: {e}", exp.runtime, spec.id)
+        })?;
+        store.store_phase(id, &live.phase(phase::LOAD, t0, clock.now()))?;
+        let model_info = model.info();
+
+        let warmup: Vec<Task> =
+            tasks.range(..exp.warmup_tasks as usize).map(|(_, t)| t.clone()).collect();
+        if !warmup.is_empty() {
+            let t0 = clock.now();
+            for chunk in warmup.chunks(exp.batch_tasks as usize) {
+                model
+                    .evaluate(chunk.into())
+                    .into_result()
+                    .map_err(|e| anyhow!("warm-up: runtime {:?}: {e}", exp.runtime))?;
+            }
+            store.store_phase(id, &live.phase(phase::WARM_UP, t0, clock.now()))?;
+        }
+
+        let mut provenance = Provenance {
+            version: joulebench_measure::provenance::PROVENANCE_VERSION,
+            host: self.run.host.clone(),
+            runtime: Some(runtime_identity),
+            runtime_info: RuntimeDescription::from(&runtime_info),
+            model: ModelDescription::from(&model_info),
+            dataset: plugins.get(&exp.dataset).map(Loaded::identity),
+            meter: live.meter.clone(),
+            meter_info: MeterDescription::from(&live.meter_info),
+            sample_hz: exp.sample_hz,
+            host_overhead_s: 0.0,
+            host_overhead_fraction: 0.0,
+        };
+        store.set_provenance(id, &provenance.to_json())?;
+
+        let headline = AccuracyMetric::from_name(&self.dataset.metric);
+        let estimated = total_quality(&live.meter_info) != EnergyQuality::Measured;
+        let total: usize = todo.iter().map(|r| r.len()).sum();
+        let mut progress =
+            Progress::new(self.run.options.progress, total as u64, &exp.id, headline, estimated);
+        let eval_t0 = clock.now();
+        store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, eval_t0))?;
+        let mut runtime_s = 0.0;
+        let mut last_end = eval_t0;
+        for (b, range) in todo.iter().enumerate() {
+            if self.run.options.max_batches.is_some_and(|m| b as u64 >= m) {
+                break;
+            }
+            let batch: Vec<Task> = range.clone().map(|p| tasks[&p].clone()).collect();
+            let ts = clock.now();
+            let evaluation = model
+                .evaluate(batch.as_slice().into())
+                .into_result()
+                .map_err(|e| anyhow!("runtime {:?} on tasks {range:?}: {e}", exp.runtime))?;
+            let te = clock.now();
+            runtime_s += te - ts;
+            if evaluation.tasks.len() != batch.len() {
+                bail!(
+                    "runtime {:?} scored {} of {} tasks",
+                    exp.runtime,
+                    evaluation.tasks.len(),
+                    batch.len()
+                );
+            }
+            let needs: Vec<u64> = evaluation.tasks.iter().map(token_need).collect();
+            let c = &evaluation.counters;
+            let shares = token_shares(&needs, c.prompt_tokens + c.generated_tokens);
+            let mut records = Vec::with_capacity(batch.len());
+            for (((position, task), scored), share) in
+                range.clone().zip(&batch).zip(evaluation.tasks.iter()).zip(shares)
+            {
+                let score = score_task(task, scored, exp.convention).map_err(|e| anyhow!("{e}"))?;
+                progress.task(score.correct, score.correct_norm, share);
+                records.push(TaskRecord {
+                    position: position as u64,
+                    task_id: task.id.to_string(),
+                    group: task.group.to_string(),
+                    gold: task.gold,
+                    predicted: score.predicted,
+                    correct: score.correct,
+                    predicted_norm: score.predicted_norm,
+                    correct_norm: score.correct_norm,
+                    prompt_tokens: share,
+                    segment: live.segment,
+                    batch: (range.start / exp.batch_tasks as usize) as u64,
+                    t_start_s: ts,
+                    t_end_s: te,
+                    latency_s: (te - ts) / batch.len() as f64,
+                    scores: score.scores,
+                });
+            }
+            let samples = live.new_samples();
+            let watts = live.sampler.trace().mean_power(ts, te);
+            store.store_batch(id, live.segment, &records, &samples)?;
+            last_end = te;
+            progress.call_done(batch.len() as u64, te - eval_t0, watts);
+        }
+        progress.finish();
+        store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, last_end))?;
+        let eval_s = last_end - eval_t0;
+        provenance.host_overhead_s = (eval_s - runtime_s).max(0.0);
+        provenance.host_overhead_fraction =
+            if eval_s > 0.0 { provenance.host_overhead_s / eval_s } else { 0.0 };
+        store.set_provenance(id, &provenance.to_json())?;
+        Ok(model_info)
+    }
+
+    /// Summarizes what the store holds of the experiment (every segment) and marks it done.
+    fn finalize(
+        &self,
+        plugins: &mut HashMap<String, Loaded>,
+        store: &mut Store,
+        model_info: Option<ModelInfo>,
+    ) -> Result<()> {
+        let (exp, id) = (self.exp, self.experiment_id);
+        let Plugin::Meter(meter) = &plugin_mut(plugins, &exp.meter)?.plugin else {
+            bail!("{:?} is not a meter", exp.meter)
+        };
+        let meter_info = meter.info();
+        let provenance = Provenance::from_json(&store.provenance(id)?).ok();
+        let model = match (&model_info, &provenance) {
+            (Some(m), _) => Some(ModelDescription::from(m)),
+            (None, Some(p)) => Some(p.model.clone()),
+            (None, None) => None,
+        };
+        let labels = SummaryLabels {
+            experiment: exp.id.clone(),
+            repeat: self.repeat,
+            device: self.run.device.to_string(),
+            runtime: exp.runtime.clone(),
+            model: model.as_ref().map_or_else(|| exp.model.clone(), |m| m.name.clone()),
+            parameters: model.as_ref().map_or(0, |m| m.parameters),
+            quantization: model.as_ref().map_or_else(String::new, |m| m.quantization.clone()),
+            dataset: self.dataset.name.to_string(),
+            dataset_metric: AccuracyMetric::from_name(&self.dataset.metric),
+        };
+        let tasks = store.tasks(id)?;
+        let phases = store.phases(id)?;
+        let mut samples = BTreeMap::new();
+        for t in &tasks {
+            if let std::collections::btree_map::Entry::Vacant(e) = samples.entry(t.segment) {
+                e.insert(store.samples(id, t.segment)?);
+            }
+        }
+        let records = ExperimentRecords {
+            tasks: &tasks,
+            phases: &phases,
+            samples: &samples,
+            meter: &meter_info,
+            sample_hz: exp.sample_hz,
+            convention: exp.convention.as_str(),
+            host_overhead_s: provenance.as_ref().map_or(0.0, |p| p.host_overhead_s),
+        };
+        let summary = summarize(records, labels).map_err(|e| anyhow!("{e}"))?;
+        let metrics = serde_json::to_string(&summary.metrics)?;
+        store.finish(id, &metrics, &serde_json::to_string(&summary)?)?;
+        Ok(())
+    }
+}
