@@ -10,14 +10,24 @@ pub fn plugin_dir() -> PathBuf {
     default_plugin_dir()
 }
 
-/// The path of a built plugin library, failing with the command that builds it when it is absent.
+/// The path of a built plugin library, failing with the command that builds it when it is absent
+/// or older than any source file it was built from (cargo's dep-info file beside it lists them),
+/// so that no test runs against a stale plugin.
 pub fn built(lib: &str) -> PathBuf {
     let p = plugin_dir().join(format!("lib{lib}.so"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo xtask build-plugins` (or `cargo xtask test`)",
-        p.display()
-    );
+    let rebuild = "run `cargo xtask build-plugins` (or `cargo xtask test`, which builds them)";
+    assert!(p.exists(), "{} is missing: {rebuild}", p.display());
+    let built_at = std::fs::metadata(&p).and_then(|m| m.modified()).unwrap();
+    let dep_info = p.with_extension("d");
+    let deps = std::fs::read_to_string(&dep_info)
+        .unwrap_or_else(|e| panic!("{}: {e}: {rebuild}", dep_info.display()));
+    let sources = deps.split_once(": ").map_or("", |(_, s)| s.lines().next().unwrap_or(""));
+    for source in sources.split_whitespace() {
+        let changed = std::fs::metadata(source).and_then(|m| m.modified());
+        if changed.is_ok_and(|t| t > built_at) {
+            panic!("{} is older than {source}: {rebuild}", p.display());
+        }
+    }
     p
 }
 
@@ -34,10 +44,15 @@ pub fn entry(id: &str, kind: &str, library: &str, config: &str) -> PluginEntry {
 /// other (the sampler thread of one would starve behind the other's inference threads).
 pub static REAL_MODEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The benchmark data: `$JOULEBENCH_DATA`, else `../shared/datasets` beside the checkout.
+/// The benchmark data: `$JOULEBENCH_DATA`, else where `cargo xtask fetch-data` puts it, else
+/// `../shared/datasets` beside the checkout.
 pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("JOULEBENCH_DATA") {
         return PathBuf::from(d);
+    }
+    let fetched = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/joulebench/data"));
+    if let Some(f) = fetched.filter(|f| f.join("hellaswag").is_dir()) {
+        return f;
     }
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
     assert!(
