@@ -264,7 +264,7 @@ pub fn run(args: &[String]) -> Result<(), DynError> {
     Ok(())
 }
 
-fn default_dest() -> Result<PathBuf, DynError> {
+pub fn default_dest() -> Result<PathBuf, DynError> {
     if let Some(dir) = std::env::var_os("JOULEBENCH_DATA").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }

@@ -8,11 +8,13 @@
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
+//! - `install [--prefix DIR]`: the release build as a `joulebench` command (see `install.rs`).
 //!
 //! Std only, so that `cargo xtask` starts fast.
 
 mod fetch_data;
 mod fetch_models;
+mod install;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ fn main() {
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
         Some("deps") => ensure_system_packages(),
+        Some("install") => install::run(rest),
         _ => {
             print_help();
             Ok(())
@@ -52,7 +55,9 @@ tasks:
                                                   (default plugins.toml), report and plots
   fetch-models [--only smollm2|gemma3]            download the models into the cache
   fetch-data [--from DIR]                         download (or import) the benchmark data
-  deps                                            install the system packages the build needs"
+  deps                                            install the system packages the build needs
+  install [--prefix DIR]                          release build into DIR/lib/joulebench, with
+                                                  DIR/bin/joulebench (default DIR: ~/.local)"
     );
 }
 
@@ -248,6 +253,12 @@ fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
     let shared = project_root().join("../shared/datasets");
     if shared.join("hellaswag").is_dir() {
         cmd.env("JOULEBENCH_DATA", shared.canonicalize()?);
+        return Ok(());
+    }
+    // Where `cargo xtask fetch-data` puts it; the dataset plugins look there too.
+    let fetched = fetch_data::default_dest()?;
+    if fetched.join("hellaswag").is_dir() {
+        cmd.env("JOULEBENCH_DATA", fetched);
         return Ok(());
     }
     Err(format!(

@@ -8,8 +8,19 @@ use sha2::{Digest, Sha256};
 /// The environment variable that names the folder holding the data sets.
 pub const DATA_ENV: &str = "JOULEBENCH_DATA";
 
+/// The folder `cargo xtask fetch-data` fills by default: `$XDG_CACHE_HOME/joulebench/data`, else
+/// `~/.cache/joulebench/data`.
+pub fn fetched_data_dir() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("joulebench/data"))
+}
+
 /// Where a configured data `path` points: itself when absolute, else under the config's
-/// `data_dir` when given, else under `$JOULEBENCH_DATA`.
+/// `data_dir` when given, else under `$JOULEBENCH_DATA`, else under [`fetched_data_dir`] when
+/// that folder exists.
 pub fn resolve(path: &str, data_dir: Option<&str>) -> Result<PathBuf, AbiError> {
     let p = Path::new(path);
     if p.is_absolute() {
@@ -18,11 +29,16 @@ pub fn resolve(path: &str, data_dir: Option<&str>) -> Result<PathBuf, AbiError> 
     if let Some(dir) = data_dir {
         return Ok(Path::new(dir).join(p));
     }
-    match std::env::var_os(DATA_ENV) {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir).join(p)),
-        _ => Err(AbiError::config(format!(
-            "data path {path:?} is relative, and neither `data_dir` in the config nor the \
-             environment variable {DATA_ENV} says where the data sets are"
+    if let Some(dir) = std::env::var_os(DATA_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join(p));
+    }
+    match fetched_data_dir().filter(|d| d.is_dir()) {
+        Some(dir) => Ok(dir.join(p)),
+        None => Err(AbiError::config(format!(
+            "data path {path:?} is relative, and neither `data_dir` in the config, nor the \
+             environment variable {DATA_ENV}, nor the folder `cargo xtask fetch-data` fills ({}) \
+             says where the data sets are",
+            fetched_data_dir().map_or_else(|| "no home folder".into(), |d| d.display().to_string())
         ))),
     }
 }

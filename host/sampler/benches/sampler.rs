@@ -1,38 +1,88 @@
 //! The sampler's own cost.
 //!
-//! - `sampler_cpu`: the Orin meter on its fixture tree (three rails, six sysfs reads per sample)
-//!   sampled at 10, 100 and 1000 Hz on the sampler's thread for a fixed wall window; the process's
-//!   CPU time (getrusage) over the window is reported as a percentage of one core. Criterion
-//!   cannot plan iterations around a quantity other than the routine's wall time, so this part
-//!   measures directly and prints; the goal is under 1 % of one core at 100 Hz.
+//! - `sampler_cpu`: a synthetic meter shaped like the Orin Nano's INA3221 (three rails, a voltage
+//!   and a current file each: six small sysfs-style file reads and parses per sample, in a
+//!   temporary folder) sampled at 10, 100 and 1000 Hz on the sampler's thread for a fixed wall
+//!   window; the process's CPU time (getrusage) over the window is reported as a percentage of
+//!   one core. Criterion cannot plan iterations around a quantity other than the routine's wall
+//!   time, so this part measures directly and prints; the goal is under 1 % of one core at
+//!   100 Hz.
 //! - `meter_read`: one read of that meter (what every sample costs the sampler thread).
 //! - `integrate`: energy over a 1,000,000-sample trace (power rail: trapezoid; counter rail:
 //!   differences), i.e. the integration cost per million samples.
 //!
-//! `JOULEBENCH_BENCH_ROOT` may point at another copy of the Orin Nano fixture tree.
+//! The meter is synthetic so that the host's crates depend on no meter plugin.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RResult, RSome};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use joulebench_abi::{Meter_TO, MeterBox, MeterInfo, Quality, RailInfo, RailKind, RailRole};
+use joulebench_abi::{
+    AbiError, Meter, Meter_TO, MeterBox, MeterInfo, Quality, RailInfo, RailKind, RailRole, Reading,
+};
 use joulebench_sampler::{Clock, Sampler, Trace};
 
-fn fixture_root() -> PathBuf {
-    std::env::var_os("JOULEBENCH_BENCH_ROOT").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../meter-plugins/orin-rails/tests/fixtures/orin-nano"
-        ))
-    })
+/// Three rails, each power = voltage (mV) x current (mA) read from two files.
+struct SysfsLike {
+    _dir: tempfile::TempDir,
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl SysfsLike {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let files = (1..=3)
+            .map(|i| {
+                let v = dir.path().join(format!("in{i}_input"));
+                let c = dir.path().join(format!("curr{i}_input"));
+                std::fs::write(&v, "5072\n").expect("write");
+                std::fs::write(&c, "1184\n").expect("write");
+                (v, c)
+            })
+            .collect();
+        SysfsLike { _dir: dir, files }
+    }
+}
+
+fn read_milli(path: &PathBuf) -> Option<f64> {
+    std::fs::read_to_string(path).ok()?.trim().parse::<f64>().ok().map(|v| v / 1000.0)
+}
+
+impl Meter for SysfsLike {
+    fn info(&self) -> MeterInfo {
+        let rail = |i: usize| RailInfo {
+            name: format!("rail{i}").into(),
+            kind: RailKind::POWER,
+            role: if i == 1 { RailRole::TOTAL } else { RailRole::PART },
+            quality: Quality::MEASURED,
+            description: "synthetic".into(),
+        };
+        MeterInfo {
+            name: "synthetic sysfs".into(),
+            boundary: "none".into(),
+            rails: (1..=3).map(rail).collect(),
+            update_interval_s: 0.0,
+        }
+    }
+
+    fn read(&mut self) -> RResult<Reading, AbiError> {
+        let values = self
+            .files
+            .iter()
+            .map(|(v, c)| match (read_milli(v), read_milli(c)) {
+                (Some(v), Some(c)) => RSome(v * c),
+                _ => abi_stable::std_types::RNone,
+            })
+            .collect();
+        RResult::ROk(Reading { values })
+    }
 }
 
 fn meter() -> MeterBox {
-    let config = format!("root = {:?}", fixture_root().display().to_string());
-    let m = joulebench_meter_orin_rails::new(&config).expect("the orin-nano fixture tree");
-    Meter_TO::from_value(m, TD_Opaque)
+    Meter_TO::from_value(SysfsLike::new(), TD_Opaque)
 }
 
 fn cpu_time() -> Duration {
@@ -72,7 +122,7 @@ fn sampler_cpu(_c: &mut Criterion) {
 
 fn meter_read(c: &mut Criterion) {
     let mut m = meter();
-    c.bench_function("meter_read/orin-nano-fixture", |b| b.iter(|| black_box(m.read())));
+    c.bench_function("meter_read/sysfs-like", |b| b.iter(|| black_box(m.read())));
 }
 
 fn synthetic(n: usize, kind: RailKind) -> Trace {
