@@ -562,7 +562,7 @@ mod tests {
 
     #[test]
     fn the_table_covers_the_data_sets() {
-        // shared/datasets/README.md: 57 subjects x 3 splits, one HellaSwag file, two Winogrande.
+        // The MMLU release has 57 subjects x 3 splits; HellaSwag is one file, Winogrande two.
         assert_eq!(expected().len(), 174);
         assert_eq!(expected().iter().filter(|(p, _)| p.starts_with("mmlu/test/")).count(), 57);
         assert!(expected().contains(&(

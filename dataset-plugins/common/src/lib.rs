@@ -1,9 +1,9 @@
 //! What joulebench's dataset plugins (MMLU, HellaSwag, Winogrande) share.
 //!
 //! - [`select`]: task selection: the first N, a seeded random sample, and llama.cpp's own
-//!   procedures (`scoring.md` §1.3), which need `std::mt19937` ([`rng::Mt19937`]) and libstdc++'s
-//!   `uniform_int_distribution`, so that a subset can be compared task for task with
-//!   `llama-perplexity`.
+//!   procedures (`docs/scoring.md#task-selection`), which need `std::mt19937`
+//!   ([`rng::Mt19937`]) and libstdc++'s `uniform_int_distribution`, so that a subset can be
+//!   compared task for task with `llama-perplexity`.
 //! - [`files`]: resolving a configured data path against `data_dir` or `$JOULEBENCH_DATA`, reading
 //!   files with errors that name them, and the sha256 checksum each plugin reports.
 //! - [`text`]: Python's `strip` and `capitalize`, which lm-evaluation-harness's prompts rely on.
@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 pub use plugin::{Benchmark, DatasetPlugin};
 pub use select::LlamaCppProcedure;
 
-/// MMLU tasks in the study (arXiv 2511.11624; `scoring.md` §5).
+/// MMLU tasks in the study (arXiv 2511.11624; `docs/study.md#task-counts`).
 pub const STUDY_TASKS_MMLU: u64 = 1000;
 /// HellaSwag tasks in the study: llama.cpp's default `--hellaswag-tasks`.
 pub const STUDY_TASKS_HELLASWAG: u64 = 400;

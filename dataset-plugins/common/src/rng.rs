@@ -49,7 +49,8 @@ impl Mt19937 {
 
     /// A draw from `0..range` as `std::uniform_int_distribution<size_t>(0, range - 1)` makes it
     /// with libstdc++ from GCC 11 on: Lemire's multiply-and-reject for a 32-bit engine
-    /// (`scoring.md` §1.3). Other standard libraries draw differently. `range` must not be 0.
+    /// (`docs/scoring.md#hellaswag-selection`). Other standard libraries draw differently.
+    /// `range` must not be 0.
     pub fn below(&mut self, range: u32) -> u32 {
         debug_assert!(range > 0);
         let range64 = u64::from(range);
@@ -72,7 +73,8 @@ mod tests {
 
     #[test]
     fn first_outputs_match_the_standard() {
-        // scoring.md §1.3: mt19937(1) starts 1791095845, 4282876139, 3093770124.
+        // docs/scoring.md#multiple-choice-selection: mt19937(1) starts 1791095845, 4282876139,
+        // 3093770124.
         let mut rng = Mt19937::new(1);
         assert_eq!(
             [rng.next_u32(), rng.next_u32(), rng.next_u32()],

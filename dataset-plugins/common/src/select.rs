@@ -1,5 +1,5 @@
 //! Which tasks an experiment runs: the first N, a seeded random sample, or llama.cpp's own
-//! selection (`scoring.md` §1.3).
+//! selection (`docs/scoring.md#task-selection`).
 
 use joulebench_abi::{AbiError, Selection, SelectionRule};
 
@@ -37,9 +37,10 @@ pub fn random_sample(len: u32, n: usize, seed: u32) -> Vec<u64> {
     order[..n].iter().map(|&i| u64::from(i)).collect()
 }
 
-/// llama.cpp's HellaSwag selection (`scoring.md` §1.3): for each of `min(n, len)` picks, draw a
-/// position in the list of remaining tasks with `uniform_int_distribution` (libstdc++, GCC >= 11)
-/// from `std::mt19937(seed)`, take that task and erase it from the list. Draw order.
+/// llama.cpp's HellaSwag selection (`docs/scoring.md#hellaswag-selection`): for each of
+/// `min(n, len)` picks, draw a position in the list of remaining tasks with
+/// `uniform_int_distribution` (libstdc++, GCC >= 11) from `std::mt19937(seed)`, take that task and
+/// erase it from the list. Draw order.
 pub fn llama_cpp_hellaswag(len: u32, n: usize, seed: u32) -> Vec<u64> {
     let n = n.min(len as usize);
     let mut remaining: Vec<u32> = (0..len).collect();
@@ -52,10 +53,11 @@ pub fn llama_cpp_hellaswag(len: u32, n: usize, seed: u32) -> Vec<u64> {
     picked
 }
 
-/// llama.cpp's Winogrande and multiple-choice selection (`scoring.md` §1.3): when `n` is 0 or at
-/// least `len`, every task in file order; otherwise, with `std::mt19937(seed)` and
-/// `aux = [0, len)`, each pick computes `j = (int)(2^-32 * rng() * aux.size())` in
-/// single-precision float, takes `aux[j]`, and moves `aux`'s last element into its place.
+/// llama.cpp's Winogrande and multiple-choice selection
+/// (`docs/scoring.md#multiple-choice-selection`): when `n` is 0 or at least `len`, every task in
+/// file order; otherwise, with `std::mt19937(seed)` and `aux = [0, len)`, each pick computes
+/// `j = (int)(2^-32 * rng() * aux.size())` in single-precision float, takes `aux[j]`, and moves
+/// `aux`'s last element into its place.
 ///
 /// When the float product rounds up to `aux.size()` (possible only for draws within about 2^-24
 /// of the engine's maximum) llama.cpp reads past its vector; this takes the last element instead.
@@ -114,7 +116,8 @@ pub fn select(
 mod tests {
     use super::*;
 
-    // Expected values: scoring.md §1.3, computed there with GCC 12's libstdc++.
+    // Expected values (docs/scoring.md#task-selection): llama.cpp's procedures run in C++ against
+    // GCC 12's libstdc++.
     #[test]
     fn hellaswag_selection_matches_llama_cpp() {
         let picked = llama_cpp_hellaswag(10042, 400, 1);

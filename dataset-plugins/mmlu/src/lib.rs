@@ -6,7 +6,7 @@
 //! file order; task `i` of the dataset is the `i`-th question of that order, its id is
 //! `<subject>/<row>` and its group the subject.
 //!
-//! Candidates, by convention (`scoring.md` §2.4 and §1.7):
+//! Candidates, by convention (`docs/scoring.md#mmlu`):
 //! - `lm-eval`: lm-evaluation-harness's `mmlu` prompt: the subject header, `shots` exemplars (the
 //!   first ones of the subject's dev file, each ending in `Answer: <letter>` and a blank line),
 //!   then the question with its lettered choices and `Answer:`; the continuations are `" A"` ..
@@ -17,7 +17,8 @@
 //!   context is the question as the file holds it and the continuation `" "` plus the answer's
 //!   text (no header, no letters). This is the layout llama.cpp's multiple-choice mode and the
 //!   published converters use; the exact text inside ikawrakow's `mmlu-*.bin` files was not
-//!   verified (`scoring.md` §6). llama.cpp's mode is 0-shot only, so it refuses `shots > 0`.
+//!   verified (`docs/scoring.md#from-llama-perplexity`). llama.cpp's mode is 0-shot only, so
+//!   it refuses `shots > 0`.
 //!
 //! Configuration (TOML): `path` (the folder holding `test/`, `dev/`, `val/`; default `"mmlu"`,
 //! relative to `data_dir` or `$JOULEBENCH_DATA`), `data_dir`, `split` (`"test"`, `"dev"` or

@@ -1,6 +1,7 @@
 //! What the machine is, for every result's provenance: host, board, CPU, memory, OS, kernel,
-//! governors, temperatures and throttling flags: what a reader needs to reproduce a result. Everything is read
-//! best-effort from procfs and sysfs; what cannot be read is left out, never guessed.
+//! governors, temperatures and the L4T release (`docs/metrics.md#provenance`; throttling flags are
+//! not read yet). Everything is read best-effort from procfs and sysfs; what cannot be read is
+//! left out, never guessed.
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! - [`scoring`]: the two scoring conventions (lm-evaluation-harness's `acc`/`acc_norm` and
 //!   llama.cpp's `llama-perplexity` rules) applied to the per-token log-probabilities a runtime
 //!   returns for a task.
-//! - [`metrics`]: the metric set of `design.md` (accuracy with its standard error, latency,
+//! - [`metrics`]: the metric set of `docs/metrics.md` (accuracy with its standard error, latency,
 //!   throughput, gross and active energy, EDP, the per-billion figures, tokens/Wh, per-rail
 //!   energy) from an experiment's raw figures. Unavailable energy stays `None`, never zero.
 //! - [`stats`]: percentiles, median and confidence intervals for latencies and repeats.

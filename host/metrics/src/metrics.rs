@@ -1,4 +1,4 @@
-//! The metric set of `design.md`, computed in one place from an experiment's raw figures.
+//! The metric set (`docs/metrics.md`), computed in one place from an experiment's raw figures.
 //!
 //! Every field name carries its unit. Figures that need energy are `Option`s: `None` means
 //! unavailable (no meter, or a meter that could not cover the window), never zero, and the set

@@ -68,7 +68,7 @@ pub fn t_975(df: u64) -> Option<f64> {
 }
 
 /// Mean, spread and a 95 % confidence interval of repeated measurements of one quantity
-/// (methodology rule 8: mean, SD, median and a t-interval).
+/// (`docs/metrics.md#repeats`: mean, SD, median and a t-interval).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Number of values.

@@ -1,5 +1,5 @@
 //! The scoring conventions on hand-built runtime answers. Every expected prediction is worked out
-//! by hand in the comments from `reference/scoring.md` §1.5–1.7 and §2.5.
+//! by hand in the comments from the rules of `docs/scoring.md#conventions`.
 
 use joulebench_abi::{Candidate, Convention, ScoredCandidate, ScoredTask, Task, TaskShape};
 use joulebench_metrics::score_task;

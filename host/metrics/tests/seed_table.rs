@@ -1,20 +1,20 @@
 //! The metric module against the seed study's published tables.
 //!
-//! Reads `shared/reference/seed-table.csv` (every cell of the study's per-benchmark tables) and
-//! `seed-table.md` (which cells are self-consistent, and the per-billion table), feeds each row's
+//! Reads `docs/study/seed-table.csv` (every cell of the study's per-benchmark tables) and
+//! `docs/study.md` (which cells are self-consistent, and the per-billion table), feeds each row's
 //! raw columns (task count, accuracy, total energy, latency, parameters) to [`compute`], and
 //! checks the derived columns:
 //!
 //! - accuracy: the printed accuracy is a whole number of correct answers out of N, and comes back
 //!   exactly;
-//! - EDP = E x T: reproduced within 6 % in the cells `seed-table.md` lists as consistent, and NOT
+//! - EDP = E x T: reproduced within 6 % in the cells `docs/study.md` lists as consistent, and NOT
 //!   reproduced in the cells it lists as inconsistent, where our E x T over the printed EDP is the
-//!   ratio that file states (to its 2 decimals);
+//!   ratio that page states (to its 2 decimals);
 //! - the "W" column is Wh per second: our average power / 3600 lands within 10 % of it in all 48
-//!   cells, as `seed-table.md` says;
+//!   cells, as `docs/study.md` says;
 //! - Wh/B averaged over the three benchmarks reproduces the per-billion table within one unit of
-//!   its last printed digit; EDP/B does not (the file says no averaging reproduces it);
-//! - MMLU inferences per second and tokens/Wh (derived here, not listed in `seed-table.md`):
+//!   its last printed digit; EDP/B does not (the page says no averaging reproduces it);
+//! - MMLU inferences per second and tokens/Wh (`docs/study.md#throughput-and-tokens-per-wh`):
 //!   within the rounding of the printed inputs. For HellaSwag and Winogrande the token count is
 //!   recovered as tokens/s x T, so tokens/Wh is checked within that rounding plus 2 % (the study
 //!   computed from unrounded values); the one cell where it fails by a factor of 10 (Jetson Nano,
@@ -25,15 +25,23 @@ use std::path::PathBuf;
 
 use joulebench_metrics::{EnergyQuality, ExperimentFigures, MetricSet, compute};
 
-fn reference_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference"));
-    assert!(
-        dir.join("seed-table.csv").is_file(),
-        "the seed table is missing: expected {}/seed-table.csv (the shared reference folder \
-         beside the repository)",
-        dir.display()
-    );
-    dir
+/// The repository's `docs/` folder, which holds the study's tables.
+fn docs_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs"))
+}
+
+/// `docs/study/seed-table.csv`: every cell of the study's per-benchmark tables.
+fn seed_table_csv() -> PathBuf {
+    docs_dir().join("study/seed-table.csv")
+}
+
+/// `docs/study.md`: the EDP consistency lists and the per-billion table.
+fn study_md() -> PathBuf {
+    docs_dir().join("study.md")
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A published number with its rounding: the half unit of its last printed digit.
@@ -104,7 +112,7 @@ fn split_csv(line: &str) -> Vec<String> {
 }
 
 fn read_rows() -> Vec<Row> {
-    let text = std::fs::read_to_string(reference_dir().join("seed-table.csv")).unwrap();
+    let text = read(seed_table_csv());
     let mut lines = text.lines();
     let header = split_csv(lines.next().unwrap());
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -176,9 +184,9 @@ fn figures(r: &Row) -> ExperimentFigures {
     }
 }
 
-/// `seed-table.md`'s two lists: consistent cells, and inconsistent cells with their ratio.
+/// `docs/study.md`'s two lists: consistent cells, and inconsistent cells with their ratio.
 fn edp_lists() -> (Vec<Cell>, Vec<(Cell, f64)>) {
-    let text = std::fs::read_to_string(reference_dir().join("seed-table.md")).unwrap();
+    let text = read(study_md());
     let mut consistent = vec![];
     let mut inconsistent = vec![];
     let mut section = 0;
@@ -210,7 +218,7 @@ fn edp_lists() -> (Vec<Cell>, Vec<(Cell, f64)>) {
 
 /// The per-billion table: (device, model) -> (Wh/B, EDP/B) as printed.
 fn per_billion_table() -> BTreeMap<(String, String), (Printed, f64)> {
-    let text = std::fs::read_to_string(reference_dir().join("seed-table.md")).unwrap();
+    let text = read(study_md());
     let devices = [
         ("Pi 5", "Raspberry Pi 5"),
         ("Nano", "Jetson Nano"),
@@ -258,7 +266,7 @@ fn the_table_is_complete() {
         let k = r.key();
         let listed = consistent.contains(&k) as u32
             + inconsistent.iter().filter(|(c, _)| *c == k).count() as u32;
-        assert_eq!(listed, 1, "{k:?} is listed {listed} times in seed-table.md");
+        assert_eq!(listed, 1, "{k:?} is listed {listed} times in docs/study.md");
     }
     assert_eq!(per_billion_table().len(), 16);
 }
@@ -296,10 +304,10 @@ fn edp_reproduces_the_consistent_cells_and_not_the_slips() {
             "{k:?}: E x T = {ours:.4e} J s copies the study's slip {:.3e}",
             r.edp_js
         );
-        // seed-table.md prints the ratio to 2 decimals.
+        // docs/study.md prints the ratio to 2 decimals.
         assert!(
             (rel - listed).abs() <= 0.0051,
-            "{k:?}: ratio {rel:.4} where seed-table.md says {listed}"
+            "{k:?}: ratio {rel:.4} where docs/study.md says {listed}"
         );
     }
 }
@@ -338,7 +346,7 @@ fn wh_per_billion_reproduces_and_edp_per_billion_does_not() {
         assert!(
             (rel - 1.0).abs() > 0.10,
             "{device}, {model}: EDP/B {ours_edp:.3e} reproduces the printed {edp_b:.3e}, \
-             which seed-table.md calls not reproducible"
+             which docs/study.md calls not reproducible"
         );
     }
 }

@@ -251,7 +251,7 @@ fn run(meter: &mut MeterBox, shared: &Shared, clock: Clock, period: Duration, ra
 }
 
 /// What back-to-back reads show about a meter: how long a read takes and how often the sensor's
-/// values change (methodology rule 4: poll at half the update period, no faster).
+/// values change (`docs/meters.md#sampling-rates`: poll at half the update period, no faster).
 #[derive(Clone, Debug, PartialEq)]
 pub struct UpdateProbe {
     /// Reads made.

@@ -1,7 +1,7 @@
 //! Estimated power for machines with no power sensor (a plain x86 box, a container).
 //!
-//! This is CodeCarbon's fallback, not a measurement (power-meters.md §6), and every rail says so
-//! ([`Quality::ESTIMATED`]), so every figure built on it is marked estimated:
+//! This is CodeCarbon's fallback, not a measurement (`docs/meters.md#estimate`), and every rail
+//! says so ([`Quality::ESTIMATED`]), so every figure built on it is marked estimated:
 //!
 //! - CPU: whole-machine utilisation from the aggregate `cpu` line of `/proc/stat` (busy = user +
 //!   nice + system + irq + softirq + steal; idle = idle + iowait, as psutil counts), turned into

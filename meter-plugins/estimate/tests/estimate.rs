@@ -108,8 +108,9 @@ fn linear_and_constant_models_and_a_configured_tdp() {
 
 #[test]
 fn ram_model_matches_codecarbons_examples() {
-    // power-meters.md §6.3: 8 GB laptop ≈ 10 W, 32 GB ≈ 20 W, 128 GB server ≈ 40 W (4 x 5 +
-    // 4 x 4.5 = 38 W); ARM boards with ≤ 16 GB get 2 x 1.5 = 3 W.
+    // CodeCarbon's documented examples (docs/meters.md#estimate): 8 GB laptop ≈ 10 W,
+    // 32 GB ≈ 20 W, 128 GB server ≈ 40 W (4 x 5 + 4 x 4.5 = 38 W); ARM boards with ≤ 16 GB get
+    // 2 x 1.5 = 3 W.
     assert_eq!(ram_power_w(8.0, Arch::X86), 10.0);
     assert_eq!(ram_power_w(32.0, Arch::X86), 20.0);
     assert_eq!(ram_power_w(128.0, Arch::X86), 38.0);

@@ -32,7 +32,7 @@ use serde::Deserialize;
 pub const DRIVER_DIR: &str = "/sys/bus/i2c/drivers/ina3221x";
 
 /// The L4T 32 driver's averaging time constant in continuous mode: 64 samples x 3 channels x
-/// (1.1 ms bus + 1.1 ms shunt) conversions (power-meters.md §2.3).
+/// (1.1 ms bus + 1.1 ms shunt) conversions (`docs/meters.md#jetson-ina3221`).
 pub const CONTINUOUS_AVERAGING_S: f64 = 64.0 * 3.0 * 2.2e-3;
 
 const REMEDY: &str = "some JetPack 4 images make the INA3221 files root-only: run as root, or \

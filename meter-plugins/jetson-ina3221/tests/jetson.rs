@@ -1,5 +1,5 @@
 //! The JetPack 4 INA3221 meter against fixture trees laid out like the boards' sysfs
-//! (power-meters.md §2.4).
+//! (`docs/meters.md#jetson-ina3221`; the fixtures' origin is in `tests/fixtures/README.md`).
 
 use std::path::{Path, PathBuf};
 

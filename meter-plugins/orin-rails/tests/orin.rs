@@ -1,4 +1,5 @@
-//! The Orin meter against fixture trees laid out like the boards' sysfs (power-meters.md §3.5).
+//! The Orin meter against fixture trees laid out like the boards' sysfs
+//! (`docs/meters.md#orin-rails`; the fixtures' origin is in `tests/fixtures/README.md`).
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,5 @@
-//! The Pi 5 PMIC meter against recorded `vcgencmd pmic_read_adc` replies (power-meters.md §1.4).
+//! The Pi 5 PMIC meter against recorded `vcgencmd pmic_read_adc` replies
+//! (`docs/meters.md#pi5-pmic`; the fixtures' origin is in `tests/fixtures/README.md`).
 
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,8 @@ fn capture_a_sums_to_the_reference_7_24_w() {
     assert!(info.rails[core].description.contains("volt(15)"));
     assert!(info.boundary.contains("not wall power"));
     let v = values(m.read().unwrap());
-    // power-meters.md §1.4: sum 7.2398 W, VDD_CORE 5.3636 W, DDR_VDD2 + DDR_VDDQ 0.2892 W.
+    // By hand from capture-a.txt (V x I per rail): sum of the 12 paired rails 7.2398 W, VDD_CORE
+    // 5.3636 W, DDR_VDD2 + DDR_VDDQ 0.2892 W.
     assert!((v[0].unwrap() - 7.2398).abs() < 5e-5, "{:?}", v[0]);
     assert!((v[core].unwrap() - 5.3636).abs() < 5e-5);
     let ddr: f64 = ["DDR_VDD2", "DDR_VDDQ"]
@@ -65,7 +67,7 @@ fn calibration_adds_an_estimated_wall_rail() {
     assert_eq!(info.rails[1].role, RailRole::PART);
     assert!(info.rails[1].description.contains("jfikar/RPi5-power"));
     assert_eq!(info.rails[0].quality, Quality::MEASURED);
-    // §1.4: with the jfikar correction ≈ 8.878 W
+    // with the jfikar correction: 1.1451 x 7.2398 + 0.5879 ≈ 8.878 W
     let v = values(m.read().unwrap());
     assert!((v[1].unwrap() - 8.878).abs() < 5e-4, "{:?}", v[1]);
 }
@@ -81,8 +83,8 @@ fn the_mailbox_form_parses_like_the_text_form() {
 
 #[test]
 fn unpadded_capture_pairs_by_name_not_by_index() {
-    // Capture B (gist, padding lost): VDD_CORE pairs current(7) with volt(15); DDR_VDDQ has no
-    // voltage line here, so it is not a rail.
+    // The idle board's partial reply (from a gist, padding lost): VDD_CORE pairs current(7) with
+    // volt(15); DDR_VDDQ has no voltage line here, so it is not a rail.
     let ch = parse_reply(&read_fixture("capture-b-partial.txt"), "t").unwrap();
     let p = pair(&ch);
     assert_eq!(p.len(), 1);

@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn the_reference_wrap_sequence_gives_its_delta() {
-        // power-meters.md §8: 262143000000 -> 1000000 with range 262143328850 is 1328850 µJ.
+        // 262143000000 -> 1000000 with range 262143328850: (262143328850 - 262143000000) +
+        // 1000000 = 1328850 µJ.
         let mut u = Unwrapper::new(262_143_328_850);
         let a = u.update(262_143_000_000);
         let b = u.update(1_000_000);

@@ -1,4 +1,5 @@
-//! The RAPL meter against powercap trees laid out as on real machines (power-meters.md §4.1).
+//! The RAPL meter against powercap trees laid out as on real machines (`docs/meters.md#rapl`; the
+//! fixtures' origin is in `tests/fixtures/README.md`).
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! The burn runtime against the reference values of `shared/reference/burn-gguf.md` (an
+//! The burn runtime against reference values recorded while the plugin was designed (an
 //! independent numpy forward pass over the dequantized SmolLM2 GGUF, and the Python `tokenizers`
 //! pipeline built from the same vocabulary).
 

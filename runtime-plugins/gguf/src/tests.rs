@@ -1,5 +1,5 @@
 //! Expected values are worked out by hand from the block definitions, or come from the facts
-//! recorded in `shared/reference/burn-gguf.md` and an independent Python parse of the files.
+//! read from the files with the `gguf` Python package (0.19.0) and an independent Python parse.
 
 use super::*;
 use std::path::PathBuf;

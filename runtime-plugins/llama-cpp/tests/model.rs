@@ -32,7 +32,7 @@ fn model_info_describes_the_file() {
     let _turn = model_lock();
     let model = load("threads = 2\ncontext_size = 1024");
     let info = model.model_info();
-    // values from shared/reference/burn-gguf.md §3.4 and `sha256sum` of the file
+    // values read from the file's GGUF header with the `gguf` Python package, and `sha256sum`
     assert_eq!(info.architecture.as_str(), "llama");
     assert_eq!(info.quantization.as_str(), "Q4_1");
     assert_eq!(info.parameters, 134_515_008);

@@ -151,7 +151,8 @@ fn task(id: &str, context: &str, conts: &[&str]) -> Task {
 }
 
 /// Reference values from an independent numpy f32 forward pass over the dequantized GGUF
-/// (shared/reference/burn-gguf.md §2.2). llama.cpp quantizes activations to 8 bits for its Q4_1
+/// (computed while the burn runtime was designed; tokens without BOS, as the file's
+/// `add_bos_token = false` says). llama.cpp quantizes activations to 8 bits for its Q4_1
 /// dot products and keeps K, V (and, in its attention kernel, Q) in f16, which moves single
 /// log-probabilities of this model by up to about 0.2; sums and rankings agree more closely.
 #[test]
@@ -221,7 +222,7 @@ fn trailing_context_whitespace_moves_to_the_continuation() {
 fn special_token_text_is_not_parsed() {
     let _turn = model_lock();
     let model = load("threads = 1");
-    // id 1 is <|im_start|> in SmolLM2's vocabulary (burn-gguf.md §3.4)
+    // id 1 is <|im_start|> in SmolLM2's vocabulary (a control token of the GGUF's vocabulary)
     let t = model.tokens("<|im_start|>", true);
     assert!(t.len() > 1 && !t.contains(&1), "{t:?}");
 }
