@@ -1,7 +1,7 @@
 //! What joulebench's dataset plugins (MMLU, HellaSwag, Winogrande) share.
 //!
 //! - [`select`]: task selection: the first N, a seeded random sample, and llama.cpp's own
-//!   procedures (`docs/scoring.md#task-selection`), which need `std::mt19937`
+//!   procedures (`docs/scoring-conventions.md#task-selection`), which need `std::mt19937`
 //!   ([`rng::Mt19937`]) and libstdc++'s `uniform_int_distribution`, so that a subset can be
 //!   compared task for task with `llama-perplexity`.
 //! - [`files`]: resolving a configured data path against `data_dir` or `$JOULEBENCH_DATA`, reading

@@ -49,7 +49,7 @@ impl Mt19937 {
 
     /// A draw from `0..range` as `std::uniform_int_distribution<size_t>(0, range - 1)` makes it
     /// with libstdc++ from GCC 11 on: Lemire's multiply-and-reject for a 32-bit engine
-    /// (`docs/scoring.md#hellaswag-selection`). Other standard libraries draw differently.
+    /// (`docs/scoring-conventions.md#hellaswag-selection`). Other standard libraries draw differently.
     /// `range` must not be 0.
     pub fn below(&mut self, range: u32) -> u32 {
         debug_assert!(range > 0);
@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn first_outputs_match_the_standard() {
-        // docs/scoring.md#multiple-choice-selection: mt19937(1) starts 1791095845, 4282876139,
+        // docs/scoring-conventions.md#multiple-choice-selection: mt19937(1) starts 1791095845, 4282876139,
         // 3093770124.
         let mut rng = Mt19937::new(1);
         assert_eq!(

@@ -1,5 +1,5 @@
 //! Which tasks an experiment runs: the first N, a seeded random sample, or llama.cpp's own
-//! selection (`docs/scoring.md#task-selection`).
+//! selection (`docs/scoring-conventions.md#task-selection`).
 
 use joulebench_abi::{AbiError, Selection, SelectionRule};
 
@@ -37,7 +37,7 @@ pub fn random_sample(len: u32, n: usize, seed: u32) -> Vec<u64> {
     order[..n].iter().map(|&i| u64::from(i)).collect()
 }
 
-/// llama.cpp's HellaSwag selection (`docs/scoring.md#hellaswag-selection`): for each of
+/// llama.cpp's HellaSwag selection (`docs/scoring-conventions.md#hellaswag-selection`): for each of
 /// `min(n, len)` picks, draw a position in the list of remaining tasks with
 /// `uniform_int_distribution` (libstdc++, GCC >= 11) from `std::mt19937(seed)`, take that task and
 /// erase it from the list. Draw order.
@@ -54,7 +54,7 @@ pub fn llama_cpp_hellaswag(len: u32, n: usize, seed: u32) -> Vec<u64> {
 }
 
 /// llama.cpp's Winogrande and multiple-choice selection
-/// (`docs/scoring.md#multiple-choice-selection`): when `n` is 0 or at least `len`, every task in
+/// (`docs/scoring-conventions.md#multiple-choice-selection`): when `n` is 0 or at least `len`, every task in
 /// file order; otherwise, with `std::mt19937(seed)` and `aux = [0, len)`, each pick computes
 /// `j = (int)(2^-32 * rng() * aux.size())` in single-precision float, takes `aux[j]`, and moves
 /// `aux`'s last element into its place.
@@ -116,7 +116,7 @@ pub fn select(
 mod tests {
     use super::*;
 
-    // Expected values (docs/scoring.md#task-selection): llama.cpp's procedures run in C++ against
+    // Expected values (docs/scoring-conventions.md#task-selection): llama.cpp's procedures run in C++ against
     // GCC 12's libstdc++.
     #[test]
     fn hellaswag_selection_matches_llama_cpp() {

@@ -8,7 +8,7 @@
 //! - llama.cpp's 6-line text file `hellaswag_val_full.txt` (`klosax/hellaswag_text_data`: the
 //!   context line `activity_label: ctx`, the gold label, four endings), used as it is.
 //!
-//! Candidates, by convention (`docs/scoring.md#hellaswag`); every candidate has the shared
+//! Candidates, by convention (`docs/scoring-conventions.md#hellaswag`); every candidate has the shared
 //! context and the continuation `" " + ending`:
 //! - `llama-cpp`: exactly what llama.cpp's `--hellaswag` tokenizes, `context + " " + ending`. From
 //!   the text file these are its lines; from the jsonl they are built as the text file's
@@ -118,7 +118,7 @@ pub fn lm_eval_preprocess(text: &str) -> String {
 }
 
 /// The clean-up of `klosax/hellaswag_text_data`'s extractor, which made llama.cpp's text file
-/// (`docs/scoring.md#hellaswag`): delete `[header]`, `[step]`, `[substeps]`; `" [title]"` to
+/// (`docs/scoring-conventions.md#hellaswag`): delete `[header]`, `[step]`, `[substeps]`; `" [title]"` to
 /// `". "`; delete `"[title] "` and `"[title]."`; one pass of double space to single space; drop
 /// one leading and one trailing space.
 pub fn llama_cpp_preprocess(text: &str) -> String {

@@ -1,8 +1,8 @@
 //! HellaSwag on the real data (`$JOULEBENCH_DATA` or `../shared/datasets`: llama.cpp's text
 //! file) and on a hand-written jsonl in the original format. Expected values come from the file
-//! itself (10042 items, their labels, its `sha256sum`), `docs/scoring.md#hellaswag-selection`
+//! itself (10042 items, their labels, its `sha256sum`), `docs/scoring-conventions.md#hellaswag-selection`
 //! (selection) and the file's lines read by eye, with the preprocessing rules of
-//! `docs/scoring.md#hellaswag` applied by hand.
+//! `docs/scoring-conventions.md#hellaswag` applied by hand.
 
 use joulebench_abi::{Convention, Dataset, Selection, SelectionRule, Task};
 use joulebench_dataset_common::files::test_data_root;
@@ -102,7 +102,7 @@ fn llama_cpp_selection_of_400() {
     let sel = Selection { rule: SelectionRule::LLAMA_CPP, limit: 400, seed: 1 };
     let picked = d.select(&sel).unwrap().into_vec();
     assert_eq!(picked.len(), 400);
-    // docs/scoring.md#hellaswag-selection.
+    // docs/scoring-conventions.md#hellaswag-selection.
     assert_eq!(&picked[..10], &[4187, 10013, 7233, 9363, 1, 1286, 3036, 10032, 1474, 2371]);
 }
 

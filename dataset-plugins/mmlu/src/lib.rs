@@ -6,7 +6,7 @@
 //! file order; task `i` of the dataset is the `i`-th question of that order, its id is
 //! `<subject>/<row>` and its group the subject.
 //!
-//! Candidates, by convention (`docs/scoring.md#mmlu`):
+//! Candidates, by convention (`docs/scoring-conventions.md#mmlu`):
 //! - `lm-eval`: lm-evaluation-harness's `mmlu` prompt: the subject header, `shots` exemplars (the
 //!   first ones of the subject's dev file, each ending in `Answer: <letter>` and a blank line),
 //!   then the question with its lettered choices and `Answer:`; the continuations are `" A"` ..
@@ -17,7 +17,7 @@
 //!   context is the question as the file holds it and the continuation `" "` plus the answer's
 //!   text (no header, no letters). This is the layout llama.cpp's multiple-choice mode and the
 //!   published converters use; the exact text inside ikawrakow's `mmlu-*.bin` files was not
-//!   verified (`docs/scoring.md#from-llama-perplexity`). llama.cpp's mode is 0-shot only, so
+//!   verified (`docs/scoring-conventions.md#from-llama-perplexity`). llama.cpp's mode is 0-shot only, so
 //!   it refuses `shots > 0`.
 //!
 //! Configuration (TOML): `path` (the folder holding `test/`, `dev/`, `val/`; default `"mmlu"`,

@@ -1,6 +1,6 @@
 //! MMLU on the real data (`$JOULEBENCH_DATA` or `../shared/datasets`). Expected values come from
 //! the CSV files themselves (row counts and answer distributions counted from them, read by eye or
-//! with `sha256sum`) and the prompts of `docs/scoring.md#mmlu`.
+//! with `sha256sum`) and the prompts of `docs/scoring-conventions.md#mmlu`.
 
 use joulebench_abi::{Convention, Dataset, Selection, SelectionRule, Task};
 use joulebench_dataset_common::files::test_data_root;
@@ -82,7 +82,7 @@ fn first_abstract_algebra_question_zero_shot() {
 
 #[test]
 fn first_abstract_algebra_question_five_shot() {
-    // The five rows of dev/abstract_algebra_dev.csv, rendered as docs/scoring.md#mmlu says.
+    // The five rows of dev/abstract_algebra_dev.csv, rendered as docs/scoring-conventions.md#mmlu says.
     let expected = "The following are multiple choice questions (with answers) about abstract \
 algebra.\n\n\
 Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3\nAnswer: B\n\n\

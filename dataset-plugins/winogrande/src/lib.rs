@@ -11,14 +11,14 @@
 //!   nothing else is unescaped). A header line is skipped, as llama.cpp skips it; unlike
 //!   llama.cpp, which skips malformed rows silently, any other malformed row is an error, and the
 //!   final row is read whether or not the file ends with a newline
-//!   (`docs/scoring.md#from-llama-perplexity`).
+//!   (`docs/scoring-conventions.md#from-llama-perplexity`).
 //!
 //! Candidates use partial scoring in both conventions (shape `PARTIAL`: the option is filled
 //! into the context and the text after the blank is the shared continuation), split at the
 //! first `_`:
-//! - `lm-eval` (`docs/scoring.md#winogrande`): context `sentence[:idx] + option`, continuation
+//! - `lm-eval` (`docs/scoring-conventions.md#winogrande`): context `sentence[:idx] + option`, continuation
 //!   `" " + sentence[idx+1:].strip()`.
-//! - `llama-cpp` (`docs/scoring.md#winogrande`): context `first + choice` and continuation
+//! - `llama-cpp` (`docs/scoring-conventions.md#winogrande`): context `first + choice` and continuation
 //!   `second`, the text before and after the blank as they stand, so that context + continuation
 //!   is exactly the string llama.cpp tokenizes.
 //!

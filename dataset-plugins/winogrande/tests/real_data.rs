@@ -1,7 +1,7 @@
 //! Winogrande on the real data (`$JOULEBENCH_DATA` or `../shared/datasets`: the release's
 //! `dev.jsonl` and `dev-labels.lst`) and on hand-written files in llama.cpp's CSV format.
 //! Expected values come from the files themselves (1267 items, their answers, `sha256sum`, the
-//! first item), `docs/scoring.md#multiple-choice-selection` and `docs/scoring.md#winogrande`, and
+//! first item), `docs/scoring-conventions.md#multiple-choice-selection` and `docs/scoring-conventions.md#winogrande`, and
 //! the file's lines read by eye.
 
 use joulebench_abi::{Convention, Dataset, Selection, SelectionRule, Task, TaskShape};
@@ -98,7 +98,7 @@ fn llama_cpp_selection_of_500() {
     let sel = Selection { rule: SelectionRule::LLAMA_CPP, limit: 500, seed: 1 };
     let picked = d.select(&sel).unwrap().into_vec();
     assert_eq!(picked.len(), 500);
-    // docs/scoring.md#multiple-choice-selection.
+    // docs/scoring-conventions.md#multiple-choice-selection.
     assert_eq!(&picked[..10], &[528, 1262, 911, 1178, 0, 161, 381, 1258, 184, 296]);
     // All tasks: file order.
     let all = Selection { rule: SelectionRule::LLAMA_CPP, limit: 0, seed: 1 };

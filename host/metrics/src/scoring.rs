@@ -5,14 +5,14 @@
 //! tokens count and how they are combined. They live here, once, so that every runtime is scored
 //! the same way.
 //!
-//! - [`Convention::LM_EVAL`] (lm-evaluation-harness, `docs/scoring.md#lm-eval-scores`): the
+//! - [`Convention::LM_EVAL`] (lm-evaluation-harness, `docs/scoring-conventions.md#lm-eval-scores`): the
 //!   log-likelihood of a candidate is the sum of the log-probabilities of its continuation
 //!   tokens (`continuation_start..`). `acc` takes the first maximum (numpy's `argmax`);
 //!   `acc_norm` divides each sum by the character length of the continuation without its leading
 //!   delimiter space (`len(choice)` in Python) before the argmax. Winogrande's partial scoring
 //!   ([`TaskShape::PARTIAL`]) reports `acc` only, as lm-eval does.
 //! - [`Convention::LLAMA_CPP`] (llama.cpp's `llama-perplexity`,
-//!   `docs/scoring.md#llama-cpp-scores`): for [`TaskShape::CHOICE`] (HellaSwag, multiple choice)
+//!   `docs/scoring-conventions.md#llama-cpp-scores`): for [`TaskShape::CHOICE`] (HellaSwag, multiple choice)
 //!   the score is the mean log-probability of the tokens after the task's common prefix, argmax
 //!   with ties to the lowest index. For [`TaskShape::PARTIAL`] (Winogrande) llama.cpp's
 //!   Winogrande rules: the option's own tokens are skipped when both candidates have more than 3

@@ -1,5 +1,5 @@
 //! The scoring conventions on hand-built runtime answers. Every expected prediction is worked out
-//! by hand in the comments from the rules of `docs/scoring.md#conventions`.
+//! by hand in the comments from the rules of `docs/scoring-conventions.md#conventions`.
 
 use joulebench_abi::{Candidate, Convention, ScoredCandidate, ScoredTask, Task, TaskShape};
 use joulebench_metrics::score_task;
