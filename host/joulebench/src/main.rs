@@ -13,7 +13,7 @@ use joulebench::describe::describe;
 use joulebench::loader::{load, manifest_plugin_dir};
 use joulebench::manifest::Manifest;
 use joulebench::report::report_input;
-use joulebench::runner::RunOptions;
+use joulebench::runner::{ProgressMode, RunOptions};
 use joulebench::store::Store;
 
 #[derive(Parser)]
@@ -44,7 +44,7 @@ enum Command {
     Run {
         /// The manifest.
         manifest: PathBuf,
-        /// No progress bars.
+        /// No progress output (a bar on a terminal, else a line every 30 s).
         #[arg(long)]
         quiet: bool,
         /// Stop each experiment after this many batches (it stays resumable).
@@ -121,7 +121,11 @@ fn validate(path: &Path) -> Result<()> {
 fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Result<()> {
     let manifest = Manifest::load(path)?;
     let options = RunOptions {
-        progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        progress: match (quiet, std::io::IsTerminal::is_terminal(&std::io::stderr())) {
+            (true, _) => ProgressMode::Off,
+            (false, true) => ProgressMode::Bar,
+            (false, false) => ProgressMode::Lines,
+        },
         max_batches,
         fresh,
     };

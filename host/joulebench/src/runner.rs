@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::hostinfo;
 use crate::loader::{Loaded, Plugin, load, manifest_plugin_dir};
 use crate::manifest::{Experiment, Manifest};
+pub use crate::progress::ProgressMode;
 use crate::segment::Segment;
 use crate::store::Store;
 
@@ -38,8 +39,8 @@ pub struct RunOutcome {
 /// Options for a run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Show progress bars (on a terminal).
-    pub progress: bool,
+    /// How progress is shown.
+    pub progress: ProgressMode,
     /// Stop each experiment after this many batches (for tests that interrupt runs).
     pub max_batches: Option<u64>,
     /// Set aside unfinished experiments whose plugins, model or data changed, and start them

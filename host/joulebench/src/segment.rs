@@ -25,7 +25,7 @@ use joulebench_sampler::{Clock, Sampler, Trace};
 
 use crate::loader::{Loaded, Plugin};
 use crate::manifest::Experiment;
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressMode};
 use crate::runner::{Run, dataset, plugin_mut};
 use crate::store::{PhaseRecord, SampleRecord, Store, TaskRecord};
 
@@ -103,6 +103,10 @@ impl Segment<'_> {
             .collect();
         if todo.is_empty() {
             return self.finalize(plugins, store, None);
+        }
+        if self.run.options.progress == ProgressMode::Lines {
+            let left: usize = todo.iter().map(|r| r.len()).sum();
+            eprintln!("{}: starting ({left} of {} tasks to run)", exp.id, self.selection.len());
         }
         // Everything the evaluation needs is prepared before the meter starts.
         let tasks = self.build_tasks(plugins, &todo)?;
@@ -309,7 +313,7 @@ impl Segment<'_> {
             last_end = te;
             progress.call_done(batch.len() as u64, te - eval_t0, watts);
         }
-        progress.finish();
+        progress.finish(last_end - eval_t0, live.sampler.trace().mean_power(eval_t0, last_end));
         store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, last_end))?;
         let eval_s = last_end - eval_t0;
         provenance.host_overhead_s = (eval_s - runtime_s).max(0.0);
