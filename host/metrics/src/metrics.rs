@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `accuracy_pct` | 100 · correct / N, correct by `accuracy_metric`: the benchmark's own metric (`acc_norm` for HellaSwag where the convention defines it, else `acc`) |
 //! | `accuracy_stderr_pct` | 100 · √(p(1−p)/(N−1)), p = correct / N (lm-eval's and llama.cpp's σ) |
+//! | `accuracy_wilson95_pct` | the 95 % Wilson score interval of correct / N, in % (inside 0..100 even at 0 or N correct) |
 //! | `acc_pct`, `acc_norm_pct` | both accuracies, whichever is the headline (`acc_norm` where defined) |
 //! | `latency_s_per_inference` | T / N |
 //! | `latency_p50_s`, `latency_p95_s` | percentiles of the per-task latencies, linear interpolation (numpy's default) |
@@ -181,6 +182,10 @@ pub struct MetricSet {
     pub accuracy_pct: f64,
     /// Standard error of `accuracy_pct`, percentage points; `None` for fewer than 2 tasks.
     pub accuracy_stderr_pct: Option<f64>,
+    /// The 95 % Wilson interval of `accuracy_pct`, % (low, high): unlike ± stderr, never empty
+    /// at 0 % or 100 % (`None` in sets stored before it was recorded).
+    #[serde(default)]
+    pub accuracy_wilson95_pct: Option<(f64, f64)>,
     /// Accuracy by `acc`, %, whichever metric is the headline (`None` in sets stored before
     /// it was recorded).
     #[serde(default)]
@@ -366,6 +371,8 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
         accuracy_metric: metric,
         accuracy_pct,
         accuracy_stderr_pct: pct_stderr(correct, n),
+        accuracy_wilson95_pct: stats::wilson_95(correct, n)
+            .map(|(lo, hi)| (100.0 * lo, 100.0 * hi)),
         acc_pct: Some(100.0 * f.correct as f64 / nf),
         acc_norm_pct: f.correct_norm.map(|c| 100.0 * c as f64 / nf),
         acc_norm_stderr_pct: f.correct_norm.and_then(|c| pct_stderr(c, n)),
@@ -411,6 +418,8 @@ impl MetricSet {
             row("correct", "", Some(self.correct as f64)),
             row("accuracy_pct", "%", Some(self.accuracy_pct)),
             row("accuracy_stderr_pct", "%", self.accuracy_stderr_pct),
+            row("accuracy_wilson95_low_pct", "%", self.accuracy_wilson95_pct.map(|w| w.0)),
+            row("accuracy_wilson95_high_pct", "%", self.accuracy_wilson95_pct.map(|w| w.1)),
             row("acc_pct", "%", self.acc_pct),
             row("acc_norm_pct", "%", self.acc_norm_pct),
             row("acc_norm_stderr_pct", "%", self.acc_norm_stderr_pct),

@@ -67,6 +67,27 @@ pub fn t_975(df: u64) -> Option<f64> {
     }
 }
 
+/// The two-sided 97.5 % quantile of the standard normal distribution (z for 95 % intervals).
+pub const Z_975: f64 = 1.959_963_984_540_054;
+
+/// The 95 % Wilson score interval of a proportion `k` of `n`, as fractions: unlike the normal
+/// approximation (p ± z·stderr) it stays inside [0, 1] and is not empty at 0 or n. With
+/// p = k/n and z = [`Z_975`]: centre (p + z²/2n) / (1 + z²/n), half-width
+/// z·√(p(1−p)/n + z²/4n²) / (1 + z²/n). `None` for n = 0 or k > n.
+pub fn wilson_95(k: u64, n: u64) -> Option<(f64, f64)> {
+    if n == 0 || k > n {
+        return None;
+    }
+    let (nf, p, z2) = (n as f64, k as f64 / n as f64, Z_975 * Z_975);
+    let denom = 1.0 + z2 / nf;
+    let centre = (p + z2 / (2.0 * nf)) / denom;
+    let half = Z_975 * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt() / denom;
+    // At 0 and n the bound is exactly 0 or 1; the formula only gets there up to rounding.
+    let lo = if k == 0 { 0.0 } else { centre - half };
+    let hi = if k == n { 1.0 } else { centre + half };
+    Some((lo, hi))
+}
+
 /// Mean, spread and a 95 % confidence interval of repeated measurements of one quantity
 /// (`docs/metrics.md#repeats`: mean, SD, median and a t-interval).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,6 +128,22 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_is_boundary_safe_and_matches_hand_worked_values() {
+        // k = 0 of 10: the interval is [0, (z²/n) / (1 + z²/n)] = [0, 0.384146 / 1.384146].
+        let (lo, hi) = wilson_95(0, 10).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.277_533).abs() < 1e-6, "{hi}");
+        // k = n mirrors it.
+        let (lo, hi) = wilson_95(10, 10).unwrap();
+        assert!((lo - 0.722_467).abs() < 1e-6 && hi == 1.0, "{lo} {hi}");
+        // 50 of 100: centre 0.5, half-width 1.959964 * sqrt(0.0025 + 0.000096) / 1.038415 = 0.096168.
+        let (lo, hi) = wilson_95(50, 100).unwrap();
+        assert!((lo - 0.403_832).abs() < 1e-6 && (hi - 0.596_168).abs() < 1e-6, "{lo} {hi}");
+        assert_eq!(wilson_95(0, 0), None);
+        assert_eq!(wilson_95(3, 2), None);
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
