@@ -163,6 +163,9 @@ pub fn score_task(
     if n == 0 {
         return Err(ScoreError::new(task, "no candidates"));
     }
+    if task.shape != TaskShape::CHOICE && task.shape != TaskShape::PARTIAL {
+        return Err(ScoreError::new(task, format!("unknown task shape {}", task.shape.0)));
+    }
     if scored.candidates.len() != n {
         return Err(ScoreError::new(
             task,

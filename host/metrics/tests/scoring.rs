@@ -278,3 +278,14 @@ fn counting_correct_answers() {
     assert_eq!(joulebench_metrics::count_correct(&[lm, ll, wl]), (1, None));
     assert_eq!(joulebench_metrics::count_correct(&[]), (0, Some(0)));
 }
+
+#[test]
+fn unknown_shapes_and_conventions_are_refused_not_guessed() {
+    let (mut t, s) = choice_task();
+    t.shape = TaskShape(7);
+    let e = score_task(&t, &s, Convention::LM_EVAL).unwrap_err();
+    assert!(e.to_string().contains("unknown task shape 7"), "{e}");
+    let (t, s) = choice_task();
+    let e = score_task(&t, &s, Convention(9)).unwrap_err();
+    assert!(e.to_string().contains("unknown scoring convention 9"), "{e}");
+}
