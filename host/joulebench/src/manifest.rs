@@ -118,6 +118,9 @@ pub struct Experiment {
     pub idle_s: f64,
     /// Tasks run before the measured evaluation (not scored in the results).
     pub warmup_tasks: u32,
+    /// Tasks of the latency pass: the first of the selection, each run alone in its own call
+    /// after the evaluation, for the time one answer takes (0 = no latency pass).
+    pub latency_tasks: u32,
     /// Meter sampling rate.
     pub sample_hz: f64,
     /// Tasks per runtime call.
@@ -192,6 +195,9 @@ fn default_idle_s() -> f64 {
 fn default_warmup() -> u32 {
     4
 }
+fn default_latency_tasks() -> u32 {
+    50
+}
 fn default_sample_hz() -> f64 {
     10.0
 }
@@ -221,6 +227,8 @@ struct RawExperiment {
     idle_s: f64,
     #[serde(default = "default_warmup")]
     warmup_tasks: u32,
+    #[serde(default = "default_latency_tasks")]
+    latency_tasks: u32,
     #[serde(default = "default_sample_hz")]
     sample_hz: f64,
     #[serde(default = "default_batch_tasks")]
@@ -413,6 +421,7 @@ impl Manifest {
                                 repeats: e.repeats,
                                 idle_s: e.idle_s,
                                 warmup_tasks: e.warmup_tasks,
+                                latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,
                                 batch_tasks: e.batch_tasks,
                                 at: here.clone(),

@@ -135,6 +135,7 @@ fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Va
         "limit": exp.limit,
         "seed": exp.seed,
         "warmup_tasks": exp.warmup_tasks,
+        "latency_tasks": exp.latency_tasks,
         "batch_tasks": exp.batch_tasks,
         "sample_hz": exp.sample_hz,
         "idle_s": exp.idle_s,

@@ -1,7 +1,9 @@
 //! One segment of an experiment: what one process does for it. It prepares the tasks still
 //! missing, starts the meter, takes the idle baseline (once per experiment), loads the model,
 //! warms up, evaluates batch by batch (each batch stored with its samples in one transaction),
-//! and finally has the measurement core summarize everything the store holds.
+//! runs the latency pass (the first tasks of the selection again, each alone in its own call, so
+//! that one answer's time is measured rather than a batch's share), and finally has the
+//! measurement core summarize everything the store holds.
 //!
 //! Tasks are grouped into batches at fixed positions of the selection, so a resumed run hands
 //! the runtime exactly the batches an uninterrupted one would, and its results are the same
@@ -27,7 +29,7 @@ use crate::loader::{Loaded, Plugin};
 use crate::manifest::Experiment;
 use crate::progress::{Progress, ProgressMode};
 use crate::runner::{Run, dataset, plugin_mut};
-use crate::store::{PhaseRecord, SampleRecord, Store, TaskRecord};
+use crate::store::{LatencyRecord, PhaseRecord, SampleRecord, Store, TaskRecord};
 
 /// One experiment as one process works on it.
 pub(crate) struct Segment<'a> {
@@ -101,7 +103,12 @@ impl Segment<'_> {
             .into_iter()
             .filter(|r| r.clone().any(|p| !done.contains(&(p as u64))))
             .collect();
-        if todo.is_empty() {
+        let latency = if store.latencies(self.experiment_id)?.is_empty() {
+            0..(exp.latency_tasks as usize).min(self.selection.len())
+        } else {
+            0..0
+        };
+        if todo.is_empty() && latency.is_empty() {
             return self.finalize(plugins, store, None);
         }
         if self.run.options.progress == ProgressMode::Lines {
@@ -109,7 +116,7 @@ impl Segment<'_> {
             eprintln!("{}: starting ({left} of {} tasks to run)", exp.id, self.selection.len());
         }
         // Everything the evaluation needs is prepared before the meter starts.
-        let tasks = self.build_tasks(plugins, &todo)?;
+        let tasks = self.build_tasks(plugins, &todo, latency.clone())?;
         let spec = self.model_spec()?;
 
         let mut meter_plugin = plugins.remove(&exp.meter).context("unknown meter")?;
@@ -133,7 +140,7 @@ impl Segment<'_> {
             meter_info,
             meter: Some(meter_identity),
         };
-        let result = self.evaluate(plugins, store, &mut live, &todo, &tasks, &spec);
+        let result = self.evaluate(plugins, store, &mut live, &todo, latency, &tasks, &spec);
         let Live { sampler, stored_samples, .. } = live;
         let (meter, trace) = sampler.stop();
         meter_plugin.plugin = Plugin::Meter(meter);
@@ -153,16 +160,18 @@ impl Segment<'_> {
         self.finalize(plugins, store, Some(model_info))
     }
 
-    /// The tasks of the batches to run and of the warm-up, built by the dataset plugin, by
-    /// position in the selection.
+    /// The tasks of the batches to run, of the warm-up and of the latency pass, built by the
+    /// dataset plugin, by position in the selection.
     fn build_tasks(
         &self,
         plugins: &mut HashMap<String, Loaded>,
         todo: &[Range<usize>],
+        latency: Range<usize>,
     ) -> Result<BTreeMap<usize, Task>> {
         let exp = self.exp;
         let mut positions: Vec<usize> = todo.iter().flat_map(|r| r.clone()).collect();
         positions.extend(0..(exp.warmup_tasks as usize).min(self.selection.len()));
+        positions.extend(latency);
         positions.sort_unstable();
         positions.dedup();
         let indices: Vec<u64> = positions.iter().map(|&p| self.selection[p]).collect();
@@ -191,13 +200,16 @@ impl Segment<'_> {
         })
     }
 
-    /// Idle baseline (once per experiment), load, warm-up and the evaluation of `todo`.
+    /// Idle baseline (once per experiment), load, warm-up, the evaluation of `todo` and, once
+    /// the evaluation is complete, the latency pass over the positions `latency`.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         plugins: &mut HashMap<String, Loaded>,
         store: &mut Store,
         live: &mut Live,
         todo: &[Range<usize>],
+        latency: Range<usize>,
         tasks: &BTreeMap<usize, Task>,
         spec: &ModelSpec,
     ) -> Result<ModelInfo> {
@@ -257,11 +269,15 @@ impl Segment<'_> {
         let mut progress =
             Progress::new(self.run.options.progress, total as u64, &exp.id, headline, estimated);
         let eval_t0 = clock.now();
-        store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, eval_t0))?;
+        if !todo.is_empty() {
+            store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, eval_t0))?;
+        }
         let mut runtime_s = 0.0;
         let mut last_end = eval_t0;
+        let mut complete = true;
         for (b, range) in todo.iter().enumerate() {
             if self.run.options.max_batches.is_some_and(|m| b as u64 >= m) {
+                complete = false;
                 break;
             }
             let batch: Vec<Task> = range.clone().map(|p| tasks[&p].clone()).collect();
@@ -314,12 +330,37 @@ impl Segment<'_> {
             progress.call_done(batch.len() as u64, te - eval_t0, watts);
         }
         progress.finish(last_end - eval_t0, live.sampler.trace().mean_power(eval_t0, last_end));
-        store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, last_end))?;
-        let eval_s = last_end - eval_t0;
-        provenance.host_overhead_s = (eval_s - runtime_s).max(0.0);
-        provenance.host_overhead_fraction =
-            if eval_s > 0.0 { provenance.host_overhead_s / eval_s } else { 0.0 };
-        store.set_provenance(id, &provenance.to_json())?;
+        if !todo.is_empty() {
+            store.store_phase(id, &live.phase(phase::EVALUATION, eval_t0, last_end))?;
+        }
+        if complete && !latency.is_empty() {
+            let t0 = clock.now();
+            let mut records = Vec::with_capacity(latency.len());
+            for position in latency {
+                let one = std::slice::from_ref(&tasks[&position]);
+                let ts = clock.now();
+                model.evaluate(one.into()).into_result().map_err(|e| {
+                    anyhow!("latency pass: runtime {:?} on task {position}: {e}", exp.runtime)
+                })?;
+                let te = clock.now();
+                records.push(LatencyRecord {
+                    position: position as u64,
+                    segment: live.segment,
+                    t_start_s: ts,
+                    t_end_s: te,
+                });
+            }
+            let samples = live.new_samples();
+            store.store_latencies(id, live.segment, &records, &samples)?;
+            store.store_phase(id, &live.phase(phase::LATENCY, t0, clock.now()))?;
+        }
+        if !todo.is_empty() {
+            let eval_s = last_end - eval_t0;
+            provenance.host_overhead_s = (eval_s - runtime_s).max(0.0);
+            provenance.host_overhead_fraction =
+                if eval_s > 0.0 { provenance.host_overhead_s / eval_s } else { 0.0 };
+            store.set_provenance(id, &provenance.to_json())?;
+        }
         Ok(model_info)
     }
 
@@ -354,6 +395,7 @@ impl Segment<'_> {
         };
         let tasks = store.tasks(id)?;
         let phases = store.phases(id)?;
+        let latencies = store.latencies(id)?;
         let mut samples = BTreeMap::new();
         for t in &tasks {
             if let std::collections::btree_map::Entry::Vacant(e) = samples.entry(t.segment) {
@@ -363,6 +405,7 @@ impl Segment<'_> {
         let records = ExperimentRecords {
             tasks: &tasks,
             phases: &phases,
+            latencies: &latencies,
             samples: &samples,
             meter: &meter_info,
             sample_hz: exp.sample_hz,

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use joulebench_measure::Summary;
-pub use joulebench_measure::records::{PhaseRecord, SampleRecord, TaskRecord};
+pub use joulebench_measure::records::{LatencyRecord, PhaseRecord, SampleRecord, TaskRecord};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Bumped when the schema changes; an older file is refused with a message.
@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS samples(
     vals TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS samples_by_experiment ON samples(experiment_id, segment, t_s);
+CREATE TABLE IF NOT EXISTS latencies(
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    position INTEGER NOT NULL,
+    segment INTEGER NOT NULL,
+    t_start_s REAL NOT NULL,
+    t_end_s REAL NOT NULL,
+    PRIMARY KEY(experiment_id, position)
+);
 CREATE TABLE IF NOT EXISTS metrics(
     experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id),
     metrics TEXT NOT NULL,
@@ -338,6 +346,53 @@ impl Store {
         insert_samples(&tx, experiment, segment, samples)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores a whole latency pass and the samples read during it, in one transaction (a pass
+    /// cut short stores nothing and runs again).
+    pub fn store_latencies(
+        &mut self,
+        experiment: i64,
+        segment: u32,
+        latencies: &[LatencyRecord],
+        samples: &[SampleRecord],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO latencies(experiment_id, position, segment, t_start_s, t_end_s)
+                 VALUES(?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for l in latencies {
+                ins.execute(params![
+                    experiment,
+                    l.position as i64,
+                    l.segment,
+                    l.t_start_s,
+                    l.t_end_s
+                ])?;
+            }
+        }
+        insert_samples(&tx, experiment, segment, samples)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The latency pass of an experiment, by position.
+    pub fn latencies(&self, experiment: i64) -> Result<Vec<LatencyRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT position, segment, t_start_s, t_end_s FROM latencies WHERE experiment_id = ?1
+             ORDER BY position",
+        )?;
+        let rows = stmt.query_map(params![experiment], |r| {
+            Ok(LatencyRecord {
+                position: r.get::<_, i64>(0)? as u64,
+                segment: r.get(1)?,
+                t_start_s: r.get(2)?,
+                t_end_s: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Stores (or replaces) a phase.

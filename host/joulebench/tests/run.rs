@@ -116,7 +116,7 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
         assert_eq!(positions, [0, 1, 2, 3, 4, 5]);
         let phases = store.phases(*id).unwrap();
         let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["idle", "load", "warm-up", "evaluation"], "{name}");
+        assert_eq!(names, ["idle", "load", "warm-up", "evaluation", "latency"], "{name}");
         let eval = &phases[3];
         for t in &tasks {
             assert!(

@@ -12,6 +12,8 @@ pub mod phase {
     pub const WARM_UP: &str = "warm-up";
     /// The measured tasks.
     pub const EVALUATION: &str = "evaluation";
+    /// Tasks run again one per call, for the time one answer takes.
+    pub const LATENCY: &str = "latency";
 }
 
 /// One evaluated task, as stored.
@@ -47,6 +49,19 @@ pub struct TaskRecord {
     pub latency_s: f64,
     /// The convention's score per candidate.
     pub scores: Vec<f64>,
+}
+
+/// One task of the latency pass: run alone in its own runtime call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyRecord {
+    /// Position in the experiment's selection.
+    pub position: u64,
+    /// The process segment it ran in.
+    pub segment: u32,
+    /// Start of its call, seconds on the segment's clock.
+    pub t_start_s: f64,
+    /// End of its call.
+    pub t_end_s: f64,
 }
 
 /// One meter sample: time on the segment's clock and one value per rail (`None` = gap).

@@ -12,7 +12,7 @@ use joulebench_sampler::Trace;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{self, FULL_COVERAGE, MIN_COVERAGE, MIN_WINDOW_S};
-use crate::records::{PhaseRecord, SampleRecord, TaskRecord, phase};
+use crate::records::{LatencyRecord, PhaseRecord, SampleRecord, TaskRecord, phase};
 
 /// What the runner stores as an experiment's summary, and what reports read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +69,8 @@ pub struct ExperimentRecords<'a> {
     pub tasks: &'a [TaskRecord],
     /// Every stored phase, all segments.
     pub phases: &'a [PhaseRecord],
+    /// The latency pass: tasks run alone, one per call.
+    pub latencies: &'a [LatencyRecord],
     /// Each segment's meter samples.
     pub samples: &'a BTreeMap<u32, Vec<SampleRecord>>,
     /// The meter the samples come from.
@@ -192,7 +194,7 @@ pub fn summarize(
         idle_power_w: idle_w,
         tokens: tasks.iter().map(|t| t.prompt_tokens).sum(),
         parameters: labels.parameters,
-        task_latencies_s: tasks.iter().map(|t| t.latency_s).collect(),
+        task_latencies_s: records.latencies.iter().map(|l| l.t_end_s - l.t_start_s).collect(),
         rails: meter
             .rails
             .iter()

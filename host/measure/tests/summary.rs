@@ -81,6 +81,7 @@ fn records<'a>(
     ExperimentRecords {
         tasks,
         phases,
+        latencies: &[],
         samples,
         meter,
         sample_hz: 10.0,

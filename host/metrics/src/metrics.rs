@@ -13,7 +13,7 @@
 //! | `accuracy_wilson95_pct` | the 95 % Wilson score interval of correct / N, in % (inside 0..100 even at 0 or N correct) |
 //! | `acc_pct`, `acc_norm_pct` | both accuracies, whichever is the headline (`acc_norm` where defined) |
 //! | `latency_s_per_inference` | T / N |
-//! | `latency_p50_s`, `latency_p95_s` | percentiles of the per-task latencies, linear interpolation (numpy's default) |
+//! | `latency_p50_s`, `latency_p95_s`, `latency_p99_s` | percentiles of the time to answer one task alone (the latency pass: each task in its own runtime call), linear interpolation (numpy's default) |
 //! | `throughput_inferences_per_s` | N / T |
 //! | `tokens_per_s` | tokens processed / T |
 //! | `total_energy_j`, `total_energy_wh` | E, E / 3600 (the study's "Energy (Wh)" column) |
@@ -144,7 +144,7 @@ pub struct ExperimentFigures {
     pub tokens: u64,
     /// The model's parameter count.
     pub parameters: u64,
-    /// Wall-clock seconds of each task (may be empty when the runner timed batches only).
+    /// Seconds each task of the latency pass took, alone in its own call (empty without one).
     pub task_latencies_s: Vec<f64>,
     /// Energy of each rail the meter offers, besides the total.
     pub rails: Vec<RailEnergy>,
@@ -202,6 +202,9 @@ pub struct MetricSet {
     pub latency_p50_s: Option<f64>,
     /// 95th percentile of per-task latency, s.
     pub latency_p95_s: Option<f64>,
+    /// 99th percentile of per-task latency, s (`None` in sets stored before it was recorded).
+    #[serde(default)]
+    pub latency_p99_s: Option<f64>,
     /// Inferences per second.
     pub throughput_inferences_per_s: f64,
     /// Tokens processed.
@@ -380,6 +383,7 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
         latency_s_per_inference: t / nf,
         latency_p50_s: stats::percentile(&f.task_latencies_s, 50.0),
         latency_p95_s: stats::percentile(&f.task_latencies_s, 95.0),
+        latency_p99_s: stats::percentile(&f.task_latencies_s, 99.0),
         throughput_inferences_per_s: nf / t,
         tokens: f.tokens,
         tokens_per_s: f.tokens as f64 / t,
@@ -427,6 +431,7 @@ impl MetricSet {
             row("latency_s_per_inference", "s", Some(self.latency_s_per_inference)),
             row("latency_p50_s", "s", self.latency_p50_s),
             row("latency_p95_s", "s", self.latency_p95_s),
+            row("latency_p99_s", "s", self.latency_p99_s),
             row("throughput_inferences_per_s", "1/s", Some(self.throughput_inferences_per_s)),
             row("tokens", "", Some(self.tokens as f64)),
             row("tokens_per_s", "1/s", Some(self.tokens_per_s)),

@@ -79,7 +79,7 @@ fn every_formula_on_a_hand_worked_run() {
     assert_eq!(find("edp_js").value, Some(5760.0));
     assert_eq!(find("rail_gpu_energy_j").value, None);
     assert_eq!(find("rail_cpu_average_power_w").value, Some(45.0));
-    assert_eq!(rows.len(), 33 + 2 * 4);
+    assert_eq!(rows.len(), 34 + 2 * 4);
 }
 
 #[test]

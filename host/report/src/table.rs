@@ -200,7 +200,10 @@ pub fn render_markdown(input: &ReportInput) -> String {
          {MISSING} = not run or unavailable. \
          {ESTIMATED} = computed from estimated energy (a model of the machine, not a sensor). \
          {AVERAGED} = mean of several runs. Energy is the gross energy of the evaluation phase; \
-         EDP = energy (J) × evaluation time (s).\n",
+         EDP = energy (J) × evaluation time (s). Latency T/N = evaluation time / tasks, with \
+         tasks batched (the study's latency per inference); a one-task latency is the time to \
+         answer one task alone in its own call (the latency pass); processed tokens are every \
+         prompt and generated token the runtime evaluated.\n",
         legend.join(", "),
         metrics.join(", ")
     );
@@ -231,7 +234,7 @@ pub fn render_markdown(input: &ReportInput) -> String {
     let groups: [(&str, &str, Getter, bool); 4] = [
         ("Acc", "%", |m| Some(m.accuracy_pct), false),
         ("Energy", "Wh", |m| m.total_energy_wh, true),
-        ("Latency", "s", |m| Some(m.latency_s_per_inference), false),
+        ("Latency T/N", "s", |m| Some(m.latency_s_per_inference), false),
         ("EDP", "J·s", |m| m.edp_js, true),
     ];
     let mut header = lead_header.clone();
@@ -261,21 +264,23 @@ pub fn render_markdown(input: &ReportInput) -> String {
             "Benchmark",
             "Tasks",
             "Inferences/s",
-            "Tokens/s",
-            "p50 latency (s)",
-            "p95 latency (s)",
+            "Processed tokens/s",
+            "p50 one-task latency (s)",
+            "p95 one-task latency (s)",
+            "p99 one-task latency (s)",
             "Avg power (W)",
             "Energy/inference (J)",
         ]
         .map(String::from),
     );
     md_header(&mut out, &header);
-    let columns: [(Getter, bool); 7] = [
+    let columns: [(Getter, bool); 8] = [
         (|m| Some(m.tasks as f64), false),
         (|m| Some(m.throughput_inferences_per_s), false),
         (|m| Some(m.tokens_per_s), false),
         (|m| m.latency_p50_s, false),
         (|m| m.latency_p95_s, false),
+        (|m| m.latency_p99_s, false),
         (|m| m.average_power_w, true),
         (|m| m.energy_per_inference_j, true),
     ];
