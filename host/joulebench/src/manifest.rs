@@ -86,6 +86,9 @@ pub struct ModelEntry {
     pub path: String,
     /// Options for the runtime, re-serialized as TOML (empty when none).
     pub options: String,
+    /// The model's nominal size in billions of parameters (the "2B" of its name), which
+    /// per-billion figures divide by when given; else they use the runtime's counted parameters.
+    pub parameters_b: Option<f64>,
     /// Where the entry is.
     pub at: String,
 }
@@ -159,6 +162,8 @@ struct RawModel {
     path: String,
     #[serde(default)]
     options: Option<toml::Table>,
+    #[serde(default)]
+    parameters_b: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -311,10 +316,21 @@ impl Manifest {
                 Some(t) => toml::to_string(t).context("cannot re-serialize model options")?,
                 None => String::new(),
             };
+            if let Some(p) = &m.parameters_b
+                && !(p.get_ref().is_finite() && *p.get_ref() > 0.0)
+            {
+                bail!(
+                    "{}: model {:?}: parameters_b must be a positive number of billions, not {}",
+                    at(p.span()),
+                    m.id.get_ref(),
+                    p.get_ref()
+                );
+            }
             models.push(ModelEntry {
                 id: m.id.get_ref().clone(),
                 path: m.path.clone(),
                 options,
+                parameters_b: m.parameters_b.as_ref().map(|p| *p.get_ref()),
                 at: at(entry.span()),
             });
         }
@@ -604,6 +620,18 @@ convention = "llama-cpp"
             e.to_string().contains("duplicate plugin id \"hs\" (first defined at m.toml:8:1)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_nominal_size_is_kept_and_a_bad_one_is_named_with_its_position() {
+        let with = GOOD.replace(
+            "path = \"/models/smol.gguf\"",
+            "path = \"/models/smol.gguf\"\nparameters_b = 0.135",
+        );
+        assert_eq!(parse(&with).unwrap().models[0].parameters_b, Some(0.135));
+        assert_eq!(parse(GOOD).unwrap().models[0].parameters_b, None);
+        let e = parse(&with.replace("0.135", "-2.0")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:26:16: model \"smol\": parameters_b must be"), "{e}");
     }
 
     #[test]

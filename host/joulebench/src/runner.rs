@@ -130,6 +130,7 @@ fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Va
         "dataset": plugin(&exp.dataset),
         "meter": plugin(&exp.meter),
         "model": [model.path.clone(), model.options.clone()],
+        "parameters_b": model.parameters_b,
         "convention": exp.convention.as_str(),
         "selection": exp.selection.as_str(),
         "limit": exp.limit,

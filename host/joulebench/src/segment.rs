@@ -389,6 +389,7 @@ impl Segment<'_> {
             runtime: exp.runtime.clone(),
             model: model.as_ref().map_or_else(|| exp.model.clone(), |m| m.name.clone()),
             parameters: model.as_ref().map_or(0, |m| m.parameters),
+            nominal_parameters_b: self.run.manifest.model(&exp.model).and_then(|m| m.parameters_b),
             quantization: model.as_ref().map_or_else(String::new, |m| m.quantization.clone()),
             dataset: self.dataset.name.to_string(),
             dataset_metric: AccuracyMetric::from_name(&self.dataset.metric),

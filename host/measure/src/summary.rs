@@ -51,8 +51,11 @@ pub struct SummaryLabels {
     pub runtime: String,
     /// The model's name.
     pub model: String,
-    /// Its parameter count.
+    /// Its parameter count, as the runtime counted it.
     pub parameters: u64,
+    /// Its nominal size in billions, when the manifest gives one (per-billion figures use it).
+    #[serde(default)]
+    pub nominal_parameters_b: Option<f64>,
     /// Its quantization.
     pub quantization: String,
     /// The dataset's name (`mmlu`, `hellaswag`, `winogrande`).
@@ -194,6 +197,7 @@ pub fn summarize(
         idle_power_w: idle_w,
         tokens: tasks.iter().map(|t| t.prompt_tokens).sum(),
         parameters: labels.parameters,
+        nominal_parameters_b: labels.nominal_parameters_b,
         task_latencies_s: records.latencies.iter().map(|l| l.t_end_s - l.t_start_s).collect(),
         rails: meter
             .rails

@@ -66,6 +66,7 @@ fn labels() -> SummaryLabels {
         runtime: "r".into(),
         model: "m".into(),
         parameters: 1_000_000_000,
+        nominal_parameters_b: None,
         quantization: "q".into(),
         dataset: "winogrande".into(),
         dataset_metric: AccuracyMetric::Acc,

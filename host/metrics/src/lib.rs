@@ -16,6 +16,6 @@ pub mod stats;
 
 pub use metrics::{
     AccuracyMetric, EnergyQuality, ExperimentFigures, MetricRow, MetricSet, MetricsError,
-    RailEnergy, RailMetrics, compute,
+    ParameterBasis, RailEnergy, RailMetrics, compute,
 };
 pub use scoring::{ScoreError, TaskScore, count_correct, count_verdicts, score_task};

@@ -22,7 +22,7 @@
 //! | `average_power_w` | E / T (the study printed this in Wh per second under the label W: divide by 3600 to compare) |
 //! | `edp_js` | E · T, both over the whole evaluation, as in the study |
 //! | `edp_per_inference_js` | (E / N) · (T / N) |
-//! | `edp_per_billion_js` | E · T / (P / 10⁹) |
+//! | `edp_per_billion_js` | E · T / B, where B is the nominal size in billions when the manifest gives `parameters_b`, else P / 10⁹ (`per_billion_basis` says which) |
 //! | `wh_per_billion` | E (Wh) / (P / 10⁹) |
 //! | `tokens_per_wh` | tokens / E (Wh) |
 //! | `accuracy_pct_per_wh` | accuracy (%) / E (Wh) |
@@ -71,6 +71,27 @@ impl AccuracyMetric {
         match self {
             Self::Acc => "acc",
             Self::AccNorm => "acc_norm",
+        }
+    }
+}
+
+/// Which parameter count the per-billion figures divide by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParameterBasis {
+    /// The parameters the runtime counted in the model file.
+    #[default]
+    Counted,
+    /// The nominal size the manifest gives (`parameters_b`), as published comparisons use.
+    Nominal,
+}
+
+impl ParameterBasis {
+    /// `counted` or `nominal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Counted => "counted",
+            Self::Nominal => "nominal",
         }
     }
 }
@@ -142,8 +163,12 @@ pub struct ExperimentFigures {
     pub idle_power_w: Option<f64>,
     /// Tokens processed during the evaluation (prompt tokens evaluated plus tokens generated).
     pub tokens: u64,
-    /// The model's parameter count.
+    /// The model's parameter count, as the runtime counted it.
     pub parameters: u64,
+    /// The model's nominal size in billions (the "2B" of its name), when the manifest gives it:
+    /// per-billion figures then divide by it instead of the counted parameters.
+    #[serde(default)]
+    pub nominal_parameters_b: Option<f64>,
     /// Seconds each task of the latency pass took, alone in its own call (empty without one).
     pub task_latencies_s: Vec<f64>,
     /// Energy of each rail the meter offers, besides the total.
@@ -211,8 +236,14 @@ pub struct MetricSet {
     pub tokens: u64,
     /// Tokens processed per second.
     pub tokens_per_s: f64,
-    /// Parameters, billions.
+    /// Parameters, billions, as the runtime counted them.
     pub parameters_b: f64,
+    /// The nominal size in billions, when the manifest gives one.
+    #[serde(default)]
+    pub nominal_parameters_b: Option<f64>,
+    /// Which count the per-billion figures divide by.
+    #[serde(default)]
+    pub per_billion_basis: ParameterBasis,
     /// Gross energy of the evaluation, J.
     pub total_energy_j: Option<f64>,
     /// Gross energy of the evaluation, Wh.
@@ -346,7 +377,11 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
     }
 
     let nf = n as f64;
-    let billions = f.parameters as f64 / 1e9;
+    let counted_b = f.parameters as f64 / 1e9;
+    let (basis, billions) = match f.nominal_parameters_b {
+        Some(b) => (ParameterBasis::Nominal, b),
+        None => (ParameterBasis::Counted, counted_b),
+    };
     let (metric, correct) = f.metric.pick(f.correct, f.correct_norm);
     let accuracy_pct = 100.0 * correct as f64 / nf;
     let e = f.eval_energy_j;
@@ -387,7 +422,9 @@ pub fn compute(f: &ExperimentFigures) -> Result<MetricSet, MetricsError> {
         throughput_inferences_per_s: nf / t,
         tokens: f.tokens,
         tokens_per_s: f.tokens as f64 / t,
-        parameters_b: billions,
+        parameters_b: counted_b,
+        nominal_parameters_b: f.nominal_parameters_b,
+        per_billion_basis: basis,
         total_energy_j: e,
         total_energy_wh: e_wh,
         energy_per_inference_j: e.map(|e| e / nf),

@@ -14,6 +14,7 @@ fn figures() -> ExperimentFigures {
         idle_power_w: Some(50.0),
         tokens: 400,
         parameters: 2_000_000_000,
+        nominal_parameters_b: None,
         task_latencies_s: vec![1.0, 2.0, 3.0, 2.0],
         rails: vec![
             RailEnergy { name: "cpu".into(), energy_j: Some(360.0) },
@@ -185,4 +186,18 @@ fn a_benchmark_whose_metric_is_acc_norm_is_counted_by_it() {
     assert_eq!(m.accuracy_metric, AccuracyMetric::Acc);
     close(Some(m.accuracy_pct), 75.0);
     assert_eq!(m.acc_norm_pct, None);
+}
+
+#[test]
+fn per_billion_figures_divide_by_the_nominal_size_when_given() {
+    // 720 J = 0.2 Wh over 8 s; counted 2.0 B, nominal 0.5 B.
+    let m = compute(&figures()).unwrap();
+    assert_eq!(m.per_billion_basis.as_str(), "counted");
+    close(m.wh_per_billion, 0.2 / 2.0);
+    close(m.edp_per_billion_js, 720.0 * 8.0 / 2.0);
+    let m = compute(&ExperimentFigures { nominal_parameters_b: Some(0.5), ..figures() }).unwrap();
+    assert_eq!(m.per_billion_basis.as_str(), "nominal");
+    assert_eq!((m.parameters_b, m.nominal_parameters_b), (2.0, Some(0.5)));
+    close(m.wh_per_billion, 0.2 / 0.5);
+    close(m.edp_per_billion_js, 720.0 * 8.0 / 0.5);
 }

@@ -179,6 +179,7 @@ fn figures(r: &Row) -> ExperimentFigures {
         idle_power_w: None,
         tokens,
         parameters: (r.params_b * 1e9).round() as u64,
+        nominal_parameters_b: None,
         task_latencies_s: vec![],
         rails: vec![],
     }

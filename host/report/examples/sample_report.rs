@@ -39,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     idle_power_w: Some(watts * 0.4),
                     tokens: n * if set == "mmlu" { 1 } else { 120 },
                     parameters: *params as u64,
+                    nominal_parameters_b: None,
                     task_latencies_s: (0..n)
                         .map(|i| lat * (0.6 + 0.8 * (i % 10) as f64 / 9.0))
                         .collect(),

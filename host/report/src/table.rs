@@ -302,14 +302,26 @@ pub fn render_markdown(input: &ReportInput) -> String {
 
     // Table 3.
     out.push_str("\n## Per billion parameters (mean over the row's benchmarks)\n\n");
+    out.push_str(
+        "B divides by the nominal size where the manifest gives `parameters_b` (as the study \
+         does), else by the parameters the runtime counted in the model file.\n\n",
+    );
     let mut header = lead_header;
     header.extend(
-        ["Parameters (B)", "Wh/B", "EDP/B (J·s/B)", "Tokens/Wh", "Accuracy/Wh (%/Wh)"]
-            .map(String::from),
+        [
+            "Counted params (B)",
+            "Nominal params (B)",
+            "Wh/B",
+            "EDP/B (J·s/B)",
+            "Tokens/Wh",
+            "Accuracy/Wh (%/Wh)",
+        ]
+        .map(String::from),
     );
     md_header(&mut out, &header);
-    let columns: [(Getter, bool); 5] = [
+    let columns: [(Getter, bool); 6] = [
         (|m| Some(m.parameters_b), false),
+        (|m| m.nominal_parameters_b, false),
         (|m| m.wh_per_billion, true),
         (|m| m.edp_per_billion_js, true),
         (|m| m.tokens_per_wh, true),

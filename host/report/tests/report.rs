@@ -28,6 +28,7 @@ fn run(
         idle_power_w: None,
         tokens,
         parameters: 1_100_000_000,
+        nominal_parameters_b: None,
         task_latencies_s: vec![],
         rails: vec![],
     };
@@ -58,6 +59,7 @@ fn input() -> ReportInput {
         idle_power_w: None,
         tokens: 1000,
         parameters: 1_100_000_000,
+        nominal_parameters_b: None,
         task_latencies_s: vec![],
         rails: vec![RailEnergy { name: "cpu".into(), energy_j: Some(20000.0) }],
     };
@@ -85,6 +87,7 @@ fn input() -> ReportInput {
         idle_power_w: None,
         tokens: 48000,
         parameters: 1_100_000_000,
+        nominal_parameters_b: None,
         task_latencies_s: vec![],
         rails: vec![],
     })
@@ -139,9 +142,12 @@ fn markdown_in_the_study_layout() {
     // Per billion, mean over the row's benchmarks: Wh/B (9.07 + 2.46) / 2 / 1.1 = 5.24;
     // EDP/B (1.3257e8 + 9.919e6) / 2 / 1.1 = 6.48e7; tokens/Wh (110.25 + 14227.6) / 2 = 7169;
     // accuracy/Wh (4.344 + 25.04) / 2 = 14.7.
-    assert!(md.contains("| Pi 5 | Tiny | 1.10 | 5.24 | 6.48e7 | 7169 | 14.7 |"), "{md}");
+    assert!(md.contains("| Pi 5 | Tiny | 1.10 | – | 5.24 | 6.48e7 | 7169 | 14.7 |"), "{md}");
     // 0.5 / 1.1 = 0.455; 7.2e5 / 1.1 = 6.55e5; 48000 / 0.5 = 96000; 42.5 / 0.5 = 85.
-    assert!(md.contains("| Laptop | Tiny | 1.10 | 0.455~ | 6.55e5~ | 96000~ | 85.0~ |"), "{md}");
+    assert!(
+        md.contains("| Laptop | Tiny | 1.10 | – | 0.455~ | 6.55e5~ | 96000~ | 85.0~ |"),
+        "{md}"
+    );
     assert!(md.contains("~ = computed from estimated energy"));
     assert!(md.contains("M = mmlu, H = hellaswag, W = winogrande"));
     // HellaSwag's column holds acc_norm (170/400), not acc (150/400), and the legend says so.
