@@ -60,6 +60,9 @@ pub struct Settings {
     pub device: Option<String>,
     /// Where plugin libraries named without a path are found (default: beside the binary).
     pub plugin_dir: Option<String>,
+    /// The seed of the order in which repeats run, interleaved with the other experiments
+    /// (default 1).
+    pub order_seed: Option<u64>,
 }
 
 /// One `[[plugin]]` entry.

@@ -83,21 +83,31 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
     )?;
     let run = Run { manifest, host: &host, device: &device, run_id, options };
     let mut outcome = RunOutcome::default();
-    for exp in &manifest.experiments {
-        for repeat in 0..exp.repeats {
-            let name =
-                if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
-            match run_experiment(&run, &mut plugins, &mut store, exp, repeat) {
-                Ok(summary) => outcome.finished.push(summary),
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    tracing::error!("experiment {name} failed: {msg}");
-                    outcome.failed.push((name, msg));
-                }
+    for (exp, repeat) in run_order(manifest) {
+        let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
+        match run_experiment(&run, &mut plugins, &mut store, exp, repeat) {
+            Ok(summary) => outcome.finished.push(summary),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                tracing::error!("experiment {name} failed: {msg}");
+                outcome.failed.push((name, msg));
             }
         }
     }
     Ok(outcome)
+}
+
+/// Every experiment and repeat, in the order they run: the manifest's order when nothing
+/// repeats; otherwise all of them shuffled with the manifest's `order_seed`, so that repeats
+/// interleave with the other experiments and drift or heat does not fall on one configuration.
+/// The order is the same each time the manifest runs, so a resumed run takes the same path.
+pub fn run_order(manifest: &Manifest) -> Vec<(&Experiment, u32)> {
+    let mut units: Vec<(&Experiment, u32)> =
+        manifest.experiments.iter().flat_map(|e| (0..e.repeats).map(move |r| (e, r))).collect();
+    if manifest.experiments.iter().any(|e| e.repeats > 1) {
+        fastrand::Rng::with_seed(manifest.settings.order_seed.unwrap_or(1)).shuffle(&mut units);
+    }
+    units
 }
 
 pub(crate) fn plugin_mut<'p>(
@@ -255,4 +265,75 @@ fn run_experiment(
         }
     }
     store.summary(row.id)?.context("the experiment finished without a summary")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(repeats: u32, seed: &str) -> Manifest {
+        let text = format!(
+            r#"
+[settings]
+{seed}
+
+[[plugin]]
+id = "rt"
+kind = "runtime"
+library = "rt"
+
+[[plugin]]
+id = "hs"
+kind = "dataset"
+library = "hs"
+
+[[plugin]]
+id = "wg"
+kind = "dataset"
+library = "wg"
+
+[[plugin]]
+id = "m"
+kind = "meter"
+library = "m"
+
+[[model]]
+id = "x"
+path = "/x.gguf"
+
+[[experiment]]
+id = "e"
+runtime = "rt"
+model = "x"
+dataset = ["hs", "wg"]
+meter = "m"
+repeats = {repeats}
+"#
+        );
+        Manifest::parse(Path::new("m.toml"), text).unwrap()
+    }
+
+    fn order(m: &Manifest) -> Vec<String> {
+        run_order(m).into_iter().map(|(e, r)| format!("{}#{r}", e.id)).collect()
+    }
+
+    #[test]
+    fn repeats_interleave_in_a_seeded_order_and_single_runs_keep_the_manifest_order() {
+        let single = manifest(1, "");
+        assert_eq!(order(&single), ["e/rt/x/hs/m#0", "e/rt/x/wg/m#0"]);
+
+        let repeated = manifest(3, "");
+        let got = order(&repeated);
+        let grouped: Vec<String> = ["hs", "wg"]
+            .iter()
+            .flat_map(|d| (0..3).map(move |r| format!("e/rt/x/{d}/m#{r}")))
+            .collect();
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(sorted, grouped, "every experiment and repeat, once");
+        assert_ne!(got, grouped, "interleaved, not one configuration after the other");
+        assert_eq!(order(&repeated), got, "the same order every time the manifest runs");
+        assert_eq!(order(&manifest(3, "order_seed = 1")), got, "the default seed is 1");
+        assert_ne!(order(&manifest(3, "order_seed = 7")), got, "another seed, another order");
+    }
 }

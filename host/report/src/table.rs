@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use joulebench_metrics::MetricSet;
+use joulebench_metrics::{MetricSet, stats};
 use serde::Serialize;
 
 use crate::{ExperimentRow, ReportError, ReportInput};
@@ -84,7 +84,8 @@ fn row_keys(input: &ReportInput) -> Vec<RowKey> {
 }
 
 /// One table cell from the runs it gathers: the mean of the available values, marked when the
-/// energy behind it was estimated or when it averages several runs.
+/// energy behind it was estimated; where it averages several runs (repeats), the mean ± the
+/// half-width of its 95 % t-interval, marked as averaged.
 fn cell<'a>(
     runs: impl Iterator<Item = &'a ExperimentRow>,
     value: impl Fn(&MetricSet) -> Option<f64>,
@@ -98,11 +99,32 @@ fn cell<'a>(
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let mut s = with(mean, &sets);
+    if let Some(hi) = stats::summarize(&values).and_then(|v| v.ci95_high) {
+        let _ = write!(s, " ± {}", fmt_num(hi - mean));
+    }
     if energy && sets.iter().any(|m| m.energy_quality.is_marked()) {
         s.push_str(ESTIMATED);
     }
     if values.len() > 1 {
         s.push_str(AVERAGED);
+    }
+    s
+}
+
+/// The mean of a cell over several benchmarks (no interval: they are not repeats).
+fn mean_cell<'a>(
+    runs: impl Iterator<Item = &'a ExperimentRow>,
+    value: impl Fn(&MetricSet) -> Option<f64>,
+    energy: bool,
+) -> String {
+    let sets: Vec<&MetricSet> = runs.map(|e| &e.metrics).collect();
+    let values: Vec<f64> = sets.iter().filter_map(|m| value(m)).collect();
+    if values.is_empty() {
+        return MISSING.to_string();
+    }
+    let mut s = fmt_num(values.iter().sum::<f64>() / values.len() as f64);
+    if energy && sets.iter().any(|m| m.energy_quality.is_marked()) {
+        s.push_str(ESTIMATED);
     }
     s
 }
@@ -199,7 +221,7 @@ pub fn render_markdown(input: &ReportInput) -> String {
         "Columns per benchmark: {}. Accuracy is each benchmark's own metric: {}. \
          {MISSING} = not run or unavailable. \
          {ESTIMATED} = computed from estimated energy (a model of the machine, not a sensor). \
-         {AVERAGED} = mean of several runs. Energy is the gross energy of the evaluation phase; \
+         {AVERAGED} = mean of several runs ± the half-width of its 95 % t-interval. Energy is the gross energy of the evaluation phase; \
          EDP = energy (J) × evaluation time (s). Latency T/N = evaluation time / tasks, with \
          tasks batched (the study's latency per inference); a one-task latency is the time to \
          answer one task alone in its own call (the latency pass); processed tokens are every \
@@ -332,11 +354,7 @@ pub fn render_markdown(input: &ReportInput) -> String {
         for (get, energy) in &columns {
             // The mean over benchmarks is the point of this table: no "several runs" mark.
             let runs = input.experiments.iter().filter(|e| key(e) == *k);
-            let mut c = cell(runs, get, *energy, plain);
-            if let Some(stripped) = c.strip_suffix(AVERAGED) {
-                c = stripped.to_string();
-            }
-            row.push(c);
+            row.push(mean_cell(runs, get, *energy));
         }
         md_row(&mut out, &row);
     }

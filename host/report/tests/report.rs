@@ -163,11 +163,12 @@ fn markdown_in_the_study_layout() {
 fn repeated_runs_are_averaged_and_marked() {
     let mut input = input();
     let mut again = input.experiments[0].clone();
-    // A second run of the same cell with 10.07 Wh: the table shows the mean, 9.57, marked.
+    // A second run of the same cell with 10.07 Wh: the table shows the mean, 9.57, marked,
+    // with its 95 % t-interval: s = 0.7071, t(0.975, 1) = 12.706, 12.706 * 0.7071 / sqrt(2) = 6.35.
     again.metrics.total_energy_wh = Some(10.07);
     input.experiments.push(again);
     let md = render_markdown(&input);
-    assert!(md.contains("| 9.57† |"), "{md}");
+    assert!(md.contains("| 9.57 ± 6.35† |"), "{md}");
 }
 
 #[test]
