@@ -17,6 +17,7 @@
 //! The binary (`src/main.rs`) is a thin clap layer over these modules.
 #![deny(missing_docs)]
 
+mod baseline;
 pub mod describe;
 pub mod hostinfo;
 pub mod loader;

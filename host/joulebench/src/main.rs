@@ -138,6 +138,9 @@ fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Resul
             println!("note: {}: {flag}", s.labels.experiment);
         }
     }
+    for note in &outcome.notes {
+        println!("note: {note}");
+    }
     println!("results: {}", manifest.results_path().display());
     if !outcome.failed.is_empty() {
         for (name, e) in &outcome.failed {

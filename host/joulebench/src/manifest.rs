@@ -63,6 +63,19 @@ pub struct Settings {
     /// The seed of the order in which repeats run, interleaved with the other experiments
     /// (default 1).
     pub order_seed: Option<u64>,
+    /// Seconds of each idle baseline: one per meter before the run's first experiment and one
+    /// after its last (default [`DEFAULT_IDLE_S`]; 0 takes none, and active energy is absent).
+    pub idle_s: Option<f64>,
+}
+
+/// The default length of an idle baseline, s.
+pub const DEFAULT_IDLE_S: f64 = 60.0;
+
+impl Settings {
+    /// The length of the run's idle baselines, s.
+    pub fn idle_s(&self) -> f64 {
+        self.idle_s.unwrap_or(DEFAULT_IDLE_S)
+    }
 }
 
 /// One `[[plugin]]` entry.
@@ -120,8 +133,6 @@ pub struct Experiment {
     pub seed: u64,
     /// How many times the evaluation runs.
     pub repeats: u32,
-    /// Seconds of idle baseline before the model loads.
-    pub idle_s: f64,
     /// Tasks run before the measured evaluation (not scored in the results).
     pub warmup_tasks: u32,
     /// Tasks of the latency pass: the first of the selection, each run alone in its own call
@@ -197,9 +208,6 @@ fn default_seed() -> u64 {
 fn default_repeats() -> u32 {
     1
 }
-fn default_idle_s() -> f64 {
-    5.0
-}
 fn default_warmup() -> u32 {
     4
 }
@@ -231,8 +239,9 @@ struct RawExperiment {
     seed: u64,
     #[serde(default = "default_repeats")]
     repeats: u32,
-    #[serde(default = "default_idle_s")]
-    idle_s: f64,
+    /// Moved to `[settings]`; named here only to say so.
+    #[serde(default)]
+    idle_s: Option<Spanned<f64>>,
     #[serde(default = "default_warmup")]
     warmup_tasks: u32,
     #[serde(default = "default_latency_tasks")]
@@ -302,6 +311,15 @@ impl Manifest {
                 config,
                 at: at(entry.span()),
             });
+        }
+
+        if let Some(idle) = raw.settings.idle_s
+            && !(idle >= 0.0 && idle.is_finite())
+        {
+            bail!(
+                "{}: [settings] idle_s must be a number of seconds >= 0, not {idle}",
+                path.display()
+            );
         }
 
         let mut models: Vec<ModelEntry> = Vec::new();
@@ -400,8 +418,13 @@ impl Manifest {
             if !(e.sample_hz > 0.0 && e.sample_hz <= 10_000.0) {
                 bail!("{here}: experiment {:?}: sample_hz must be in (0, 10000]", e.id.get_ref());
             }
-            if !(e.idle_s >= 0.0 && e.idle_s.is_finite()) {
-                bail!("{here}: experiment {:?}: idle_s must be >= 0", e.id.get_ref());
+            if let Some(idle) = &e.idle_s {
+                bail!(
+                    "{}: experiment {:?}: idle_s belongs in [settings] now: one idle baseline per \
+                     meter is taken before the run's first experiment and after its last",
+                    at(idle.span()),
+                    e.id.get_ref()
+                );
             }
             if e.repeats == 0 || e.batch_tasks == 0 {
                 bail!(
@@ -438,7 +461,6 @@ impl Manifest {
                                 limit: e.limit,
                                 seed: e.seed,
                                 repeats: e.repeats,
-                                idle_s: e.idle_s,
                                 warmup_tasks: e.warmup_tasks,
                                 latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,

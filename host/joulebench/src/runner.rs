@@ -20,12 +20,12 @@ use joulebench_abi::{DatasetBox, DatasetInfo, Selection};
 use joulebench_measure::{HostInfo, Identity, Summary};
 use sha2::{Digest, Sha256};
 
-use crate::hostinfo;
 use crate::loader::{Loaded, Plugin, load, manifest_plugin_dir};
 use crate::manifest::{Experiment, Manifest};
 pub use crate::progress::ProgressMode;
 use crate::segment::Segment;
 use crate::store::Store;
+use crate::{baseline, hostinfo};
 
 /// The outcome of `joulebench run`.
 #[derive(Debug, Default)]
@@ -34,6 +34,8 @@ pub struct RunOutcome {
     pub finished: Vec<Summary>,
     /// Experiments that failed, with the error.
     pub failed: Vec<(String, String)>,
+    /// What a reader should know of the run as a whole (the idle baselines and their drift).
+    pub notes: Vec<String>,
 }
 
 /// Options for a run.
@@ -83,15 +85,24 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
     )?;
     let run = Run { manifest, host: &host, device: &device, run_id, options };
     let mut outcome = RunOutcome::default();
+    let mut baselines = Vec::new();
     for (exp, repeat) in run_order(manifest) {
         let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
-        match run_experiment(&run, &mut plugins, &mut store, exp, repeat) {
+        match run_experiment(&run, &mut plugins, &mut store, exp, repeat, &mut baselines) {
             Ok(summary) => outcome.finished.push(summary),
             Err(e) => {
                 let msg = format!("{e:#}");
                 tracing::error!("experiment {name} failed: {msg}");
                 outcome.failed.push((name, msg));
             }
+        }
+    }
+    for (meter, sample_hz) in baselines {
+        let idle_s = manifest.settings.idle_s();
+        let after = baseline::take(&mut plugins, &meter, "after", idle_s, sample_hz)?;
+        store.store_baseline(run_id, &after)?;
+        if let Some(before) = store.baseline(run_id, &meter, "before")? {
+            outcome.notes.push(baseline::describe(&before, &after));
         }
     }
     Ok(outcome)
@@ -149,7 +160,6 @@ fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Va
         "latency_tasks": exp.latency_tasks,
         "batch_tasks": exp.batch_tasks,
         "sample_hz": exp.sample_hz,
-        "idle_s": exp.idle_s,
     }))
 }
 
@@ -224,12 +234,15 @@ fn refuse_changed(
     Ok(())
 }
 
+/// Runs what is missing of one experiment; `baselines` holds the meters (with their rates)
+/// whose idle baseline this run has taken, and gains this experiment's before it runs.
 fn run_experiment(
     run: &Run<'_>,
     plugins: &mut HashMap<String, Loaded>,
     store: &mut Store,
     exp: &Experiment,
     repeat: u32,
+    baselines: &mut Vec<(String, f64)>,
 ) -> Result<Summary> {
     let dataset_info = dataset(plugins, &exp.dataset)?.info();
     let spec = StoredSpec {
@@ -251,6 +264,12 @@ fn run_experiment(
         }
     };
     if row.status != "done" {
+        let idle_s = run.manifest.settings.idle_s();
+        if idle_s > 0.0 && !baselines.iter().any(|(m, _)| *m == exp.meter) {
+            let before = baseline::take(plugins, &exp.meter, "before", idle_s, exp.sample_hz)?;
+            store.store_baseline(run.run_id, &before)?;
+            baselines.push((exp.meter.clone(), exp.sample_hz));
+        }
         let segment = Segment {
             run,
             exp,

@@ -1,5 +1,5 @@
 //! One segment of an experiment: what one process does for it. It prepares the tasks still
-//! missing, starts the meter, takes the idle baseline (once per experiment), loads the model,
+//! missing, starts the meter, loads the model,
 //! warms up, evaluates batch by batch (each batch stored with its samples in one transaction),
 //! runs the latency pass (the first tasks of the selection again, each alone in its own call, so
 //! that one answer's time is measured rather than a batch's share), and finally has the
@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use joulebench_abi::{DatasetInfo, MeterBox, MeterInfo, ModelBox, ModelInfo, ModelSpec, Task};
@@ -83,15 +83,6 @@ fn samples_since(trace: &Trace, from: usize) -> Vec<SampleRecord> {
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
-}
-
-/// Sleeps `seconds` while the sampler reads, draining its batches.
-fn wait(sampler: &mut Sampler, seconds: f64) {
-    let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
-    }
-    sampler.trace();
 }
 
 impl Segment<'_> {
@@ -200,7 +191,7 @@ impl Segment<'_> {
         })
     }
 
-    /// Idle baseline (once per experiment), load, warm-up, the evaluation of `todo` and, once
+    /// Load, warm-up, the evaluation of `todo` and, once
     /// the evaluation is complete, the latency pass over the positions `latency`.
     #[allow(clippy::too_many_arguments)]
     fn evaluate(
@@ -215,12 +206,6 @@ impl Segment<'_> {
     ) -> Result<ModelInfo> {
         let (exp, id) = (self.exp, self.experiment_id);
         let clock = live.sampler.clock();
-        let has_idle = store.phases(id)?.iter().any(|p| p.name == phase::IDLE);
-        if !has_idle && exp.idle_s > 0.0 {
-            let t0 = clock.now();
-            wait(&mut live.sampler, exp.idle_s);
-            store.store_phase(id, &live.phase(phase::IDLE, t0, clock.now()))?;
-        }
 
         let runtime_lib = plugin_mut(plugins, &exp.runtime)?;
         let runtime_identity = runtime_lib.identity();
@@ -397,6 +382,7 @@ impl Segment<'_> {
         let tasks = store.tasks(id)?;
         let phases = store.phases(id)?;
         let latencies = store.latencies(id)?;
+        let idle = store.baseline(self.run.run_id, &exp.meter, "before")?;
         let mut samples = BTreeMap::new();
         for t in &tasks {
             if let std::collections::btree_map::Entry::Vacant(e) = samples.entry(t.segment) {
@@ -407,6 +393,7 @@ impl Segment<'_> {
             tasks: &tasks,
             phases: &phases,
             latencies: &latencies,
+            idle: idle.as_ref(),
             samples: &samples,
             meter: &meter_info,
             sample_hz: exp.sample_hz,

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use joulebench_measure::Summary;
-pub use joulebench_measure::records::{LatencyRecord, PhaseRecord, SampleRecord, TaskRecord};
+pub use joulebench_measure::records::{
+    IdleBaseline, LatencyRecord, PhaseRecord, SampleRecord, TaskRecord,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Bumped when the schema changes; an older file is refused with a message.
@@ -89,6 +91,13 @@ CREATE TABLE IF NOT EXISTS latencies(
     t_start_s REAL NOT NULL,
     t_end_s REAL NOT NULL,
     PRIMARY KEY(experiment_id, position)
+);
+CREATE TABLE IF NOT EXISTS baselines(
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    meter TEXT NOT NULL,
+    position TEXT NOT NULL,
+    baseline TEXT NOT NULL,
+    PRIMARY KEY(run_id, meter, position)
 );
 CREATE TABLE IF NOT EXISTS metrics(
     experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id),
@@ -393,6 +402,29 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores a run's idle baseline of one meter.
+    pub fn store_baseline(&self, run: i64, baseline: &IdleBaseline) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO baselines(run_id, meter, position, baseline) VALUES(?1, ?2, ?3, ?4)",
+            params![run, baseline.meter, baseline.when, serde_json::to_string(baseline)?],
+        )?;
+        Ok(())
+    }
+
+    /// A run's idle baseline of `meter`, taken `when` (`before` or `after`).
+    pub fn baseline(&self, run: i64, meter: &str, when: &str) -> Result<Option<IdleBaseline>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT baseline FROM baselines WHERE run_id = ?1 AND meter = ?2 AND position = ?3",
+                params![run, meter, when],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| serde_json::from_str(&t).context("a stored idle baseline is corrupt"))
+            .transpose()
     }
 
     /// Stores (or replaces) a phase.

@@ -18,6 +18,7 @@ fn manifest(dir: &Path, meter_dir: &Path, model: &Path) -> Manifest {
         r#"
 [settings]
 results = "{results}"
+idle_s = 0
 plugin_dir = "{meter_dir}"
 
 [[plugin]]
@@ -50,7 +51,6 @@ meter = "meter"
 limit = 4
 batch_tasks = 2
 warmup_tasks = 0
-idle_s = 0
 "#,
         results = dir.join("results.sqlite").display(),
         meter_dir = meter_dir.display(),

@@ -19,6 +19,7 @@ fn one_task_latency_is_measured_alone_and_t_over_n_stays_the_batched_figure() {
         r#"
 [settings]
 results = "{results}"
+idle_s = 0
 
 [[plugin]]
 id = "scripted"
@@ -51,7 +52,6 @@ limit = 8
 batch_tasks = 4
 warmup_tasks = 0
 latency_tasks = 6
-idle_s = 0
 "#,
         results = dir.path().join("r.sqlite").display(),
         scripted = built("joulebench_test_scripted").display(),

@@ -19,7 +19,8 @@ fn write_manifest(dir: &Path, name: &str) -> std::path::PathBuf {
         &results,
         ESTIMATE,
         TASKS,
-        "idle_s = 0.2\nwarmup_tasks = 1\nbatch_tasks = 2",
+        "idle_s = 0.2",
+        "warmup_tasks = 1\nbatch_tasks = 2",
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();

@@ -98,13 +98,16 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
         &results,
         &meter,
         6,
-        "idle_s = 0.5\nwarmup_tasks = 1\nsample_hz = 50\nbatch_tasks = 2",
+        "idle_s = 0.5",
+        "warmup_tasks = 1\nsample_hz = 50\nbatch_tasks = 2",
     );
     let manifest = Manifest::parse(&dir.path().join("plugins.toml"), text).unwrap();
     let outcome = run(&manifest, &RunOptions::default()).unwrap();
     stop_driving(&root, &stop, writer);
     assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
     assert_eq!(outcome.finished.len(), 3);
+    assert_eq!(outcome.notes.len(), 1, "one meter, one pair of baselines");
+    assert!(outcome.notes[0].contains("before the run"), "{}", outcome.notes[0]);
 
     let store = Store::open(&results).unwrap();
     let summaries = store.summaries().unwrap();
@@ -116,8 +119,8 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
         assert_eq!(positions, [0, 1, 2, 3, 4, 5]);
         let phases = store.phases(*id).unwrap();
         let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["idle", "load", "warm-up", "evaluation", "latency"], "{name}");
-        let eval = &phases[3];
+        assert_eq!(names, ["load", "warm-up", "evaluation", "latency"], "{name}");
+        let eval = &phases[2];
         for t in &tasks {
             assert!(
                 t.t_start_s >= eval.t0_s && t.t_end_s <= eval.t1_s + 1e-9,
@@ -169,10 +172,13 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
                 summary.flags
             );
         }
-        let idle = &phases[0];
+        // One idle baseline for the run, before its first experiment, on the same curve (which
+        // swings between 4 and 8 W), used by every experiment and flagged as short.
+        let before = store.baseline(1, "meter", "before").unwrap().expect("a baseline");
         let idle_w = summary.metrics.idle_power_w.expect("idle baseline");
-        let (lo, hi) = (4.0, 8.0);
-        assert!(idle_w > lo && idle_w < hi && idle.t1_s - idle.t0_s >= 0.5, "{idle_w}");
+        assert_eq!(Some(idle_w), before.median_w);
+        assert!(idle_w > 4.0 && idle_w < 8.0 && before.seconds >= 0.5, "{idle_w}");
+        assert!(summary.flags.iter().any(|f| f.starts_with("short idle")), "{:?}", summary.flags);
         // Per-rail energy: VDD_IN is the total, so its rail figure is the same energy.
         let vdd_in = summary.metrics.rails.iter().find(|r| r.name == "VDD_IN").unwrap();
         assert!((vdd_in.energy_j.unwrap() - got).abs() < 1e-9);

@@ -71,8 +71,15 @@ pub fn smollm2() -> PathBuf {
 }
 
 /// A manifest running SmolLM2 through llama.cpp on `tasks` tasks of each benchmark, with
-/// `meter` (a `[[plugin]]` table of kind meter with id "meter"), storing into `results`.
-pub fn smollm2_manifest(results: &Path, meter: &str, tasks: u32, extra: &str) -> String {
+/// `meter` (a `[[plugin]]` table of kind meter with id "meter"), storing into `results`;
+/// `settings` is added to `[settings]` and `extra` to the experiment.
+pub fn smollm2_manifest(
+    results: &Path,
+    meter: &str,
+    tasks: u32,
+    settings: &str,
+    extra: &str,
+) -> String {
     for lib in [
         "joulebench_runtime_llama_cpp",
         "joulebench_dataset_mmlu",
@@ -87,6 +94,7 @@ pub fn smollm2_manifest(results: &Path, meter: &str, tasks: u32, extra: &str) ->
 [settings]
 results = "{results}"
 plugin_dir = "{plugins}"
+{settings}
 
 [[plugin]]
 id = "llama"

@@ -23,5 +23,5 @@ pub mod summary;
 
 pub use identity::{Identity, LibraryIdentity};
 pub use provenance::{HostInfo, Provenance};
-pub use records::{LatencyRecord, PhaseRecord, SampleRecord, TaskRecord};
+pub use records::{IdleBaseline, LatencyRecord, PhaseRecord, SampleRecord, TaskRecord};
 pub use summary::{ExperimentRecords, Summary, SummaryLabels, summarize};

@@ -9,8 +9,11 @@ use joulebench_sampler::Energy;
 /// Evaluation windows shorter than this are flagged: a meter's update interval and the edges of
 /// the window weigh too much in a short one.
 pub const MIN_WINDOW_S: f64 = 60.0;
-/// Mean power drift between the first and last third of the evaluation that is flagged.
+/// Mean power drift between the first and last third of the evaluation, or between the idle
+/// baselines before and after a run, that is flagged.
 pub const MAX_DRIFT: f64 = 0.05;
+/// Idle baselines shorter than this flag the active energy built on them.
+pub const MIN_IDLE_S: f64 = 60.0;
 /// Coverage at or above which a window's energy is taken as measured over the whole window.
 pub const FULL_COVERAGE: f64 = 0.999;
 /// Coverage below which a window's energy is unavailable rather than extrapolated.

@@ -4,8 +4,6 @@ use serde::{Deserialize, Serialize};
 
 /// The names of an experiment's phases, in the order they run in a segment.
 pub mod phase {
-    /// The meter alone, before anything loads: the idle baseline.
-    pub const IDLE: &str = "idle";
     /// The model load.
     pub const LOAD: &str = "load";
     /// Tasks run and discarded before measuring.
@@ -62,6 +60,28 @@ pub struct LatencyRecord {
     pub t_start_s: f64,
     /// End of its call.
     pub t_end_s: f64,
+}
+
+/// An idle baseline: the meter alone, nothing loaded, before a run's first experiment or after
+/// its last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleBaseline {
+    /// The meter's manifest id.
+    pub meter: String,
+    /// `before` or `after`.
+    pub when: String,
+    /// Its start, Unix seconds.
+    pub unix_start_s: f64,
+    /// How long it lasted, s.
+    pub seconds: f64,
+    /// Median total power, W (`None` without a total rail or samples).
+    pub median_w: Option<f64>,
+    /// First quartile, W.
+    pub q1_w: Option<f64>,
+    /// Third quartile, W.
+    pub q3_w: Option<f64>,
+    /// Power values it is made of.
+    pub samples: u64,
 }
 
 /// One meter sample: time on the segment's clock and one value per rail (`None` = gap).

@@ -11,8 +11,8 @@ use joulebench_metrics::{
 use joulebench_sampler::Trace;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{self, FULL_COVERAGE, MIN_COVERAGE, MIN_WINDOW_S};
-use crate::records::{LatencyRecord, PhaseRecord, SampleRecord, TaskRecord, phase};
+use crate::policy::{self, FULL_COVERAGE, MIN_COVERAGE, MIN_IDLE_S, MIN_WINDOW_S};
+use crate::records::{IdleBaseline, LatencyRecord, PhaseRecord, SampleRecord, TaskRecord, phase};
 
 /// What the runner stores as an experiment's summary, and what reports read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +74,9 @@ pub struct ExperimentRecords<'a> {
     pub phases: &'a [PhaseRecord],
     /// The latency pass: tasks run alone, one per call.
     pub latencies: &'a [LatencyRecord],
+    /// The idle baseline active energy is measured against (the run's, taken before its first
+    /// experiment); `None` when none was taken.
+    pub idle: Option<&'a IdleBaseline>,
     /// Each segment's meter samples.
     pub samples: &'a BTreeMap<u32, Vec<SampleRecord>>,
     /// The meter the samples come from.
@@ -107,7 +110,6 @@ pub fn summarize(
     let mut energy: Option<f64> = Some(0.0);
     let mut covered = 0.0;
     let mut rails: Vec<Option<f64>> = vec![Some(0.0); meter.rails.len()];
-    let mut idle_w = None;
     let mut thirds: Vec<Option<f64>> = Vec::new();
     let mut flags = Vec::new();
     let mut segments: Vec<u32> = tasks.iter().map(|t| t.segment).collect();
@@ -159,9 +161,13 @@ pub fn summarize(
         }
         let third = (end - start) / 3.0;
         thirds = vec![trace.mean_power(start, start + third), trace.mean_power(end - third, end)];
-        if let Some(idle) = find(phase::IDLE) {
-            idle_w = trace.idle_baseline(idle.t0_s, idle.t1_s).map(|b| b.median_w);
-        }
+    }
+    let idle_w = records.idle.and_then(|b| b.median_w);
+    if let Some(b) = records.idle.filter(|b| b.median_w.is_some() && b.seconds < MIN_IDLE_S) {
+        flags.push(format!(
+            "short idle: the idle baseline lasted {:.1} s (< {MIN_IDLE_S} s), so active energy is uncertain",
+            b.seconds
+        ));
     }
     if eval_s < MIN_WINDOW_S {
         flags.push(format!("short window: {eval_s:.1} s of evaluation (< {MIN_WINDOW_S} s)"));

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use joulebench_abi::{MeterInfo, Quality, RailInfo, RailKind, RailRole};
 use joulebench_measure::records::phase;
 use joulebench_measure::summary::ExperimentRecords;
-use joulebench_measure::{PhaseRecord, SampleRecord, SummaryLabels, TaskRecord, summarize};
+use joulebench_measure::{
+    IdleBaseline, PhaseRecord, SampleRecord, SummaryLabels, TaskRecord, summarize,
+};
 use joulebench_metrics::{AccuracyMetric, EnergyQuality};
 
 fn meter(quality: Quality) -> MeterInfo {
@@ -83,6 +85,7 @@ fn records<'a>(
         tasks,
         phases,
         latencies: &[],
+        idle: None,
         samples,
         meter,
         sample_hz: 10.0,
@@ -93,15 +96,18 @@ fn records<'a>(
 
 #[test]
 fn a_covered_window_integrates_the_known_power_and_subtracts_idle() {
-    // Idle at 2 W for 10 s, then 12 W while 4 tasks run from 20 s to 100 s.
+    // 12 W while 4 tasks run from 20 s to 100 s, against an idle baseline of 2 W over 60 s.
     let watts = |t: f64| if t < 15.0 { 2.0 } else { 12.0 };
     let tasks: Vec<TaskRecord> = (0..4)
         .map(|i| task(i, 20.0 + 20.0 * i as f64, 40.0 + 20.0 * i as f64, i % 2 == 0))
         .collect();
-    let phases = [phase_at(phase::IDLE, 0.0, 10.0), phase_at(phase::EVALUATION, 20.0, 100.0)];
+    let phases = [phase_at(phase::EVALUATION, 20.0, 100.0)];
     let samples = BTreeMap::from([(0, samples(110.0, (0.0, 0.0), watts))]);
     let m = meter(Quality::MEASURED);
-    let s = summarize(records(&tasks, &phases, &samples, &m), labels()).unwrap();
+    let (idle, short) = (baseline(2.0, 60.0), baseline(2.0, 20.0));
+    let with_idle =
+        |idle| ExperimentRecords { idle: Some(idle), ..records(&tasks, &phases, &samples, &m) };
+    let s = summarize(with_idle(&idle), labels()).unwrap();
     let got = &s.metrics;
     assert_eq!((got.tasks, got.correct), (4, 2));
     assert!((got.eval_time_s - 80.0).abs() < 1e-9);
@@ -112,6 +118,25 @@ fn a_covered_window_integrates_the_known_power_and_subtracts_idle() {
     assert_eq!(s.coverage, Some(1.0));
     assert!(s.flags.is_empty(), "{:?}", s.flags);
     assert!((s.host_overhead_fraction - 0.5 / 80.0).abs() < 1e-12);
+
+    // The same baseline over 20 s: the same figures, flagged as a short idle.
+    let s = summarize(with_idle(&short), labels()).unwrap();
+    assert_eq!(s.metrics.idle_power_w, Some(2.0));
+    assert_eq!(s.flags.len(), 1, "{:?}", s.flags);
+    assert!(s.flags[0].starts_with("short idle: the idle baseline lasted 20.0 s"), "{:?}", s.flags);
+}
+
+fn baseline(watts: f64, seconds: f64) -> IdleBaseline {
+    IdleBaseline {
+        meter: "m".into(),
+        when: "before".into(),
+        unix_start_s: 0.0,
+        seconds,
+        median_w: Some(watts),
+        q1_w: Some(watts),
+        q3_w: Some(watts),
+        samples: 600,
+    }
 }
 
 #[test]
