@@ -225,7 +225,9 @@ pub fn render_markdown(input: &ReportInput) -> String {
          EDP = energy (J) × evaluation time (s). Latency T/N = evaluation time / tasks, with \
          tasks batched (the study's latency per inference); a one-task latency is the time to \
          answer one task alone in its own call (the latency pass); processed tokens are every \
-         prompt and generated token the runtime evaluated.\n",
+         prompt and generated token the runtime evaluated. Inferences/s is the study's Ops/s \
+         for MMLU. Tokens/Wh = processed tokens / energy (Wh) for every benchmark, where the \
+         study counted one token per MMLU question.\n",
         legend.join(", "),
         metrics.join(", ")
     );
