@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use joulebench_abi::{DatasetInfo, MeterBox, MeterInfo, ModelBox, ModelInfo, ModelSpec, Task};
 use joulebench_measure::attribution::{batches, token_need, token_shares};
-use joulebench_measure::policy::total_quality;
+use joulebench_measure::policy::{data_caveats, total_quality};
 use joulebench_measure::provenance::{MeterDescription, ModelDescription, RuntimeDescription};
 use joulebench_measure::records::{PhaseEnergy, phase};
 use joulebench_measure::summary::ExperimentRecords;
@@ -394,6 +394,12 @@ impl Segment<'_> {
             phases: &phases,
             latencies: &latencies,
             idle: idle.as_ref(),
+            caveats: &data_caveats(
+                &self.dataset.name,
+                &self.dataset.source,
+                self.dataset.len,
+                exp.convention,
+            ),
             samples: &samples,
             meter: &meter_info,
             sample_hz: exp.sample_hz,

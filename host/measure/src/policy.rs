@@ -2,7 +2,7 @@
 //!
 //! `docs/metrics.md` explains each one; change them here and there together.
 
-use joulebench_abi::{MeterInfo, Quality, RailRole};
+use joulebench_abi::{Convention, MeterInfo, Quality, RailRole};
 use joulebench_metrics::EnergyQuality;
 use joulebench_sampler::Energy;
 
@@ -50,6 +50,34 @@ pub fn total_quality(meter: &MeterInfo) -> EnergyQuality {
     }
 }
 
+/// What a reader must know about the data behind a result, from the dataset's own description
+/// (its name, the `source` its plugin reports, its size) and the convention it was scored by:
+///
+/// - HellaSwag read from llama.cpp's text file has lost lm-evaluation-harness's capitalisation of
+///   the second context sentence (`ctx_b`), so scoring it by the `lm-eval` convention can differ
+///   from lm-evaluation-harness in a few tasks (the HellaSwag plugin marks that file's source as
+///   `llama.cpp hellaswag text`).
+/// - Winogrande under the `llama-cpp` convention: how many rows the selection was drawn from,
+///   since llama.cpp's own tool reads a differently sized file.
+pub fn data_caveats(dataset: &str, source: &str, rows: u64, convention: Convention) -> Vec<String> {
+    let mut out = Vec::new();
+    if dataset == "hellaswag"
+        && convention == Convention::LM_EVAL
+        && source.contains("llama.cpp hellaswag text")
+    {
+        out.push(
+            "data: HellaSwag from llama.cpp's text file, whose second context sentence lost its \
+             capitalisation: lm-eval-convention scores can differ from lm-evaluation-harness's in \
+             a few tasks"
+                .into(),
+        );
+    }
+    if dataset == "winogrande" && convention == Convention::LLAMA_CPP {
+        out.push(format!("data: the selection was drawn from {rows} Winogrande rows ({source})"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +109,23 @@ mod tests {
         assert_eq!(Quality(7).as_str(), "unknown");
         assert_eq!(RailRole(9).as_str(), "unknown");
         assert_eq!(RailKind(5).unit(), "?");
+    }
+
+    #[test]
+    fn data_caveats_name_the_file_and_the_rows() {
+        let txt = "/d/hellaswag_val_full.txt (llama.cpp hellaswag text)";
+        assert_eq!(data_caveats("hellaswag", txt, 10042, Convention::LM_EVAL).len(), 1);
+        assert!(data_caveats("hellaswag", txt, 10042, Convention::LLAMA_CPP).is_empty());
+        let jsonl = "/d/hellaswag_val.jsonl (hellaswag jsonl)";
+        assert!(data_caveats("hellaswag", jsonl, 10042, Convention::LM_EVAL).is_empty());
+        let wg = "/d/dev.jsonl (winogrande jsonl)";
+        assert_eq!(
+            data_caveats("winogrande", wg, 1267, Convention::LLAMA_CPP),
+            [
+                "data: the selection was drawn from 1267 Winogrande rows (/d/dev.jsonl (winogrande jsonl))"
+            ]
+        );
+        assert!(data_caveats("winogrande", wg, 1267, Convention::LM_EVAL).is_empty());
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct ExperimentRecords<'a> {
     /// The idle baseline active energy is measured against (the run's, taken before its first
     /// experiment); `None` when none was taken.
     pub idle: Option<&'a IdleBaseline>,
+    /// What a reader must know about the data ([`policy::data_caveats`]).
+    pub caveats: &'a [String],
     /// Each segment's meter samples.
     pub samples: &'a BTreeMap<u32, Vec<SampleRecord>>,
     /// The meter the samples come from.
@@ -177,6 +179,7 @@ pub fn summarize(
     {
         flags.push(format!("power drift {:.1}% between the first and last third", 100.0 * d));
     }
+    flags.extend(records.caveats.iter().cloned());
     let quality = policy::total_quality(meter);
     match quality {
         EnergyQuality::Unavailable => {

@@ -86,6 +86,7 @@ fn records<'a>(
         phases,
         latencies: &[],
         idle: None,
+        caveats: &[],
         samples,
         meter,
         sample_hz: 10.0,
