@@ -6,16 +6,13 @@ use joulebench::runner::{RunOptions, run};
 
 use crate::util::{built, data_dir};
 
-#[test]
-fn one_task_latency_is_measured_alone_and_t_over_n_stays_the_batched_figure() {
-    // Not beside a test running the real model, whose threads would stretch the sleeps.
-    let _one_at_a_time = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model.bin");
+/// A manifest of one Winogrande experiment of 8 tasks on the scripted runtime in `dir`.
+fn scripted_manifest(dir: &std::path::Path) -> String {
+    let model = dir.join("model.bin");
     std::fs::write(&model, b"not read by the scripted runtime").unwrap();
     // Each call: 40 ms + 10 ms per task. Batches of 4: 80 ms for 4 tasks (20 ms each, T/N);
     // alone: 50 ms per task.
-    let text = format!(
+    format!(
         r#"
 [settings]
 results = "{results}"
@@ -53,14 +50,22 @@ batch_tasks = 4
 warmup_tasks = 0
 latency_tasks = 6
 "#,
-        results = dir.path().join("r.sqlite").display(),
+        results = dir.join("r.sqlite").display(),
         scripted = built("joulebench_test_scripted").display(),
         winogrande = built("joulebench_dataset_winogrande").display(),
         meter = built("joulebench_test_versioned_meter").display(),
         data = data_dir().display(),
         model = model.display(),
-    );
-    let manifest = Manifest::parse(&dir.path().join("m.toml"), text).unwrap();
+    )
+}
+
+#[test]
+fn one_task_latency_is_measured_alone_and_t_over_n_stays_the_batched_figure() {
+    // Not beside a test running the real model, whose threads would stretch the sleeps.
+    let _one_at_a_time = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let manifest =
+        Manifest::parse(&dir.path().join("m.toml"), scripted_manifest(dir.path())).unwrap();
     let outcome = run(&manifest, &RunOptions::default()).unwrap();
     assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
     let m = &outcome.finished[0].metrics;
@@ -79,4 +84,25 @@ latency_tasks = 6
     assert_eq!(store.latencies(id).unwrap().len(), 6);
     let names: Vec<String> = store.phases(id).unwrap().into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["load", "evaluation", "latency"]);
+}
+
+#[test]
+fn without_a_terminal_progress_is_plain_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    std::fs::write(&path, scripted_manifest(dir.path())).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_joulebench"))
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("latency")).collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(lines[0], "latency: starting (8 of 8 tasks to run)");
+    assert_eq!(lines[1], "latency: evaluating 8 tasks");
+    // The end line carries the figures so far; the test meter reads a constant 5 W.
+    assert!(lines[2].starts_with("latency: evaluated 8 tasks in "), "{}", lines[2]);
+    assert!(lines[2].ends_with("5.0 W"), "{}", lines[2]);
 }
