@@ -23,9 +23,8 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::RResult;
-use joulebench_abi::{AbiError, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard};
-use joulebench_meter_common::{parse_config, rail, read_error, under_root};
+use joulebench_abi::{AbiError, MeterInfo, Quality, RailKind, RailRole, Reading};
+use joulebench_meter_common::{MeterPlugin, Sensor, parse_config, rail, read_error, under_root};
 use serde::Deserialize;
 
 /// CodeCarbon's TDP for a CPU missing from its table, W.
@@ -212,8 +211,8 @@ fn read(path: &Path) -> Result<String, AbiError> {
     std::fs::read_to_string(path).map_err(|e| read_error(path, &e, ""))
 }
 
-/// The estimating meter.
-pub struct Estimate {
+/// The estimating meter itself; the host holds it as [`Estimate`].
+pub struct EstimateSensor {
     info: MeterInfo,
     stat: PathBuf,
     model: LoadModel,
@@ -224,15 +223,18 @@ pub struct Estimate {
     load: f64,
 }
 
+/// The meter as the host holds it: [`EstimateSensor`] behind [`MeterPlugin`]'s panic guards.
+pub type Estimate = MeterPlugin<EstimateSensor>;
+
 /// Builds the meter from its TOML configuration.
 pub fn new(config: &str) -> Result<Estimate, AbiError> {
     let config: Config = parse_config("estimate", config)?;
-    Estimate::open(config)
+    EstimateSensor::open(config).map(MeterPlugin::new)
 }
 
-impl Estimate {
+impl EstimateSensor {
     /// Sets the model up from the files under the configured root.
-    pub fn open(config: Config) -> Result<Estimate, AbiError> {
+    pub fn open(config: Config) -> Result<EstimateSensor, AbiError> {
         if !(config.tdp_w.is_finite() && config.tdp_w > 0.0) {
             return Err(AbiError::config(format!(
                 "estimate config: `tdp_w` must be a positive number of watts, got {}",
@@ -300,7 +302,7 @@ impl Estimate {
              TDP (CodeCarbon's model), RAM a constant {ram_w} W; sees no GPU, disks, network, \
              fans or supply losses, and no real power at all; every figure from it is estimated"
         );
-        Ok(Estimate {
+        Ok(EstimateSensor {
             info: MeterInfo {
                 name: "estimate".into(),
                 boundary: boundary.into(),
@@ -323,31 +325,24 @@ impl Estimate {
     }
 }
 
-impl Meter for Estimate {
+impl Sensor for EstimateSensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let cur = parse_stat(&self.stat, &read(&self.stat)?)?;
-            if cur.total < self.prev.total || cur.busy < self.prev.busy {
-                // counters never go back; a replaced file (a test) or a wrapped counter restarts.
-                self.prev = cur;
-            } else if cur.total - self.prev.total >= self.min_ticks {
-                self.load =
-                    (cur.busy - self.prev.busy) as f64 / (cur.total - self.prev.total) as f64;
-                self.prev = cur;
-            }
-            let cpu = self.model.power(self.tdp, self.load);
-            Ok(Reading {
-                values: vec![
-                    Some(cpu + self.ram_w).into(),
-                    Some(cpu).into(),
-                    Some(self.ram_w).into(),
-                ]
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        let cur = parse_stat(&self.stat, &read(&self.stat)?)?;
+        if cur.total < self.prev.total || cur.busy < self.prev.busy {
+            // counters never go back; a replaced file (a test) or a wrapped counter restarts.
+            self.prev = cur;
+        } else if cur.total - self.prev.total >= self.min_ticks {
+            self.load = (cur.busy - self.prev.busy) as f64 / (cur.total - self.prev.total) as f64;
+            self.prev = cur;
+        }
+        let cpu = self.model.power(self.tdp, self.load);
+        Ok(Reading {
+            values: vec![Some(cpu + self.ram_w).into(), Some(cpu).into(), Some(self.ram_w).into()]
                 .into(),
-            })
         })
     }
 }
