@@ -5,6 +5,10 @@
 //! them, and turn a failed read into an error that names the file and, when the kernel refused
 //! access, says what the user can do about it. Keeping that here makes every plugin's messages
 //! alike. [`testing`] holds the tools the plugins' tests use to build and mutate fixture trees.
+//!
+//! [`plugin`] holds the ABI's `Meter` for any [`Sensor`]: a plugin implements the plain trait and
+//! wraps its value in [`MeterPlugin`], which answers the host with every call, `info()` included,
+//! behind a panic guard.
 #![deny(missing_docs)]
 
 use std::io;
@@ -14,7 +18,10 @@ use joulebench_abi::abi_stable::std_types::ROption;
 use joulebench_abi::{AbiError, ErrorCode, Quality, RailInfo, RailKind, RailRole, Reading};
 use serde::de::DeserializeOwned;
 
+pub mod plugin;
 pub mod testing;
+
+pub use plugin::{MeterPlugin, Sensor};
 
 /// Parses a plugin's TOML configuration; an error names the plugin and carries toml's own
 /// message (line, column and key).

@@ -30,9 +30,8 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::RResult;
-use joulebench_abi::{AbiError, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard};
-use joulebench_meter_common::{parse_config, rail, read_error, under_root};
+use joulebench_abi::{AbiError, MeterInfo, Quality, RailKind, RailRole, Reading};
+use joulebench_meter_common::{MeterPlugin, Sensor, parse_config, rail, read_error, under_root};
 use serde::Deserialize;
 
 pub mod machine;
@@ -430,8 +429,8 @@ pub fn cpu_power(machine: &Machine, config: &Config) -> Result<CpuPower, AbiErro
     Ok(CpuPower { idle_w, full_w, share, assumptions, summary })
 }
 
-/// The estimating meter.
-pub struct Estimate {
+/// The estimating meter itself; the host holds it as [`Estimate`].
+pub struct EstimateSensor {
     info: MeterInfo,
     stat: PathBuf,
     model: LoadModel,
@@ -442,15 +441,18 @@ pub struct Estimate {
     load: f64,
 }
 
+/// The meter as the host holds it: [`EstimateSensor`] behind [`MeterPlugin`]'s panic guards.
+pub type Estimate = MeterPlugin<EstimateSensor>;
+
 /// Builds the meter from its TOML configuration.
 pub fn new(config: &str) -> Result<Estimate, AbiError> {
     let config: Config = parse_config("estimate", config)?;
-    Estimate::open(config)
+    EstimateSensor::open(config).map(MeterPlugin::new)
 }
 
-impl Estimate {
+impl EstimateSensor {
     /// Sets the model up from the files under the configured root.
-    pub fn open(config: Config) -> Result<Estimate, AbiError> {
+    pub fn open(config: Config) -> Result<EstimateSensor, AbiError> {
         if let Some(w) = config.ram_w
             && !(w.is_finite() && w >= 0.0)
         {
@@ -500,7 +502,7 @@ impl Estimate {
             config.model.name(),
             num(ram_w)
         );
-        Ok(Estimate {
+        Ok(EstimateSensor {
             info: MeterInfo {
                 name: "estimate".into(),
                 boundary: boundary.into(),
@@ -528,31 +530,24 @@ impl Estimate {
     }
 }
 
-impl Meter for Estimate {
+impl Sensor for EstimateSensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let cur = parse_stat(&self.stat, &read(&self.stat)?)?;
-            if cur.total < self.prev.total || cur.busy < self.prev.busy {
-                // counters never go back; a replaced file (a test) or a wrapped counter restarts.
-                self.prev = cur;
-            } else if cur.total - self.prev.total >= self.min_ticks {
-                self.load =
-                    (cur.busy - self.prev.busy) as f64 / (cur.total - self.prev.total) as f64;
-                self.prev = cur;
-            }
-            let cpu = self.model.power_between(self.cpu.idle_w, self.cpu.full_w, self.load);
-            Ok(Reading {
-                values: vec![
-                    Some(cpu + self.ram_w).into(),
-                    Some(cpu).into(),
-                    Some(self.ram_w).into(),
-                ]
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        let cur = parse_stat(&self.stat, &read(&self.stat)?)?;
+        if cur.total < self.prev.total || cur.busy < self.prev.busy {
+            // counters never go back; a replaced file (a test) or a wrapped counter restarts.
+            self.prev = cur;
+        } else if cur.total - self.prev.total >= self.min_ticks {
+            self.load = (cur.busy - self.prev.busy) as f64 / (cur.total - self.prev.total) as f64;
+            self.prev = cur;
+        }
+        let cpu = self.model.power_between(self.cpu.idle_w, self.cpu.full_w, self.load);
+        Ok(Reading {
+            values: vec![Some(cpu + self.ram_w).into(), Some(cpu).into(), Some(self.ram_w).into()]
                 .into(),
-            })
         })
     }
 }

@@ -18,13 +18,10 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::RResult;
-use joulebench_abi::{
-    AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
-};
+use joulebench_abi::{AbiError, ErrorCode, MeterInfo, Quality, RailKind, RailRole, Reading};
 use joulebench_meter_common::{
-    entries_with_prefix, insert_sum_rail, parse_config, rail, read_each, read_error, read_number,
-    read_text, reading, under_root,
+    MeterPlugin, Sensor, entries_with_prefix, insert_sum_rail, parse_config, rail, read_each,
+    read_error, read_number, read_text, reading, under_root,
 };
 use serde::Deserialize;
 
@@ -61,8 +58,8 @@ enum Source {
     VoltCurrent(PathBuf, PathBuf),
 }
 
-/// The JetPack 4 INA3221 meter.
-pub struct JetsonIna3221 {
+/// The JetPack 4 INA3221 meter itself; the host holds it as [`JetsonIna3221`].
+pub struct JetsonIna3221Sensor {
     info: MeterInfo,
     channels: Vec<Source>,
     computed_sum: bool,
@@ -87,10 +84,13 @@ fn describe(name: &str) -> &'static str {
     }
 }
 
+/// The meter as the host holds it: [`JetsonIna3221Sensor`] behind [`MeterPlugin`]'s panic guards.
+pub type JetsonIna3221 = MeterPlugin<JetsonIna3221Sensor>;
+
 /// Builds the meter from its TOML configuration.
 pub fn new(config: &str) -> Result<JetsonIna3221, AbiError> {
     let config: Config = parse_config("jetson-ina3221", config)?;
-    JetsonIna3221::open(&config.root)
+    JetsonIna3221Sensor::open(&config.root).map(MeterPlugin::new)
 }
 
 fn readable(path: &Path) -> Result<bool, AbiError> {
@@ -101,9 +101,9 @@ fn readable(path: &Path) -> Result<bool, AbiError> {
     }
 }
 
-impl JetsonIna3221 {
+impl JetsonIna3221Sensor {
     /// Finds the sensors under `root`.
-    pub fn open(root: &Path) -> Result<JetsonIna3221, AbiError> {
+    pub fn open(root: &Path) -> Result<JetsonIna3221Sensor, AbiError> {
         let driver = under_root(root, DRIVER_DIR);
         if !driver.is_dir() {
             return Err(AbiError::new(
@@ -190,7 +190,7 @@ impl JetsonIna3221 {
                  board's peripherals (USB devices, fan) and the supply's losses"
             )
         };
-        Ok(JetsonIna3221 {
+        Ok(JetsonIna3221Sensor {
             info: MeterInfo {
                 name: "jetson-ina3221".into(),
                 boundary: boundary.into(),
@@ -203,24 +203,22 @@ impl JetsonIna3221 {
     }
 }
 
-impl Meter for JetsonIna3221 {
+impl Sensor for JetsonIna3221Sensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let watts = read_each(
-                &self.channels,
-                |c| match c {
-                    Source::Power(p) => read_number(p, REMEDY).map(|mw| mw / 1000.0),
-                    Source::VoltCurrent(v, i) => read_number(v, REMEDY)
-                        .and_then(|mv| read_number(i, REMEDY).map(|ma| mv * ma / 1e6)),
-                },
-                "jetson-ina3221: no rail could be read",
-            )?;
-            Ok(reading(watts, self.computed_sum))
-        })
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        let watts = read_each(
+            &self.channels,
+            |c| match c {
+                Source::Power(p) => read_number(p, REMEDY).map(|mw| mw / 1000.0),
+                Source::VoltCurrent(v, i) => read_number(v, REMEDY)
+                    .and_then(|mv| read_number(i, REMEDY).map(|ma| mv * ma / 1e6)),
+            },
+            "jetson-ina3221: no rail could be read",
+        )?;
+        Ok(reading(watts, self.computed_sum))
     }
 }
 

@@ -17,11 +17,9 @@
 
 use std::ffi::OsStr;
 
-use abi_stable::std_types::{ROption, RResult};
-use joulebench_abi::{
-    AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
-};
-use joulebench_meter_common::{parse_config, rail};
+use abi_stable::std_types::ROption;
+use joulebench_abi::{AbiError, ErrorCode, MeterInfo, Quality, RailKind, RailRole, Reading};
+use joulebench_meter_common::{MeterPlugin, Sensor, parse_config, rail};
 use nvml_wrapper::Nvml;
 use nvml_wrapper::error::NvmlError;
 use serde::Deserialize;
@@ -89,8 +87,8 @@ pub fn supported<T>(r: &Result<T, NvmlError>, what: &str) -> Result<bool, AbiErr
     }
 }
 
-/// The NVML meter.
-pub struct NvmlMeter {
+/// The NVML meter itself; the host holds it as [`NvmlMeter`].
+pub struct NvmlSensor {
     info: MeterInfo,
     nvml: Nvml,
     index: u32,
@@ -98,10 +96,13 @@ pub struct NvmlMeter {
     power: bool,
 }
 
+/// The meter as the host holds it: [`NvmlSensor`] behind [`MeterPlugin`]'s panic guards.
+pub type NvmlMeter = MeterPlugin<NvmlSensor>;
+
 /// Builds the meter from its TOML configuration.
 pub fn new(config: &str) -> Result<NvmlMeter, AbiError> {
     let config: Config = parse_config("nvml", config)?;
-    NvmlMeter::open(&config)
+    NvmlSensor::open(&config).map(MeterPlugin::new)
 }
 
 fn init(library: Option<&str>) -> Result<Nvml, AbiError> {
@@ -120,9 +121,9 @@ fn init(library: Option<&str>) -> Result<Nvml, AbiError> {
     }
 }
 
-impl NvmlMeter {
+impl NvmlSensor {
     /// Initialises NVML and looks at what the GPU offers.
-    pub fn open(config: &Config) -> Result<NvmlMeter, AbiError> {
+    pub fn open(config: &Config) -> Result<NvmlSensor, AbiError> {
         let nvml = init(config.library.as_deref())?;
         let index = config.device;
         let device = nvml.device_by_index(index).map_err(|e| {
@@ -170,7 +171,7 @@ impl NvmlMeter {
              sensor may sample only part of the time (A100/H100 about 25 %); excludes the host \
              CPU, RAM, disks, fans and the supply's losses"
         );
-        Ok(NvmlMeter {
+        Ok(NvmlSensor {
             info: MeterInfo {
                 name: "nvml".into(),
                 boundary: boundary.into(),
@@ -185,29 +186,27 @@ impl NvmlMeter {
     }
 }
 
-impl Meter for NvmlMeter {
+impl Sensor for NvmlSensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let device = self
-                .nvml
-                .device_by_index(self.index)
-                .map_err(|e| AbiError::backend(format!("nvml: GPU {} is gone: {e}", self.index)))?;
-            let mut values: Vec<Option<f64>> = Vec::with_capacity(2);
-            if self.energy {
-                values.push(reading(device.total_energy_consumption(), energy_j));
-            }
-            if self.power {
-                values.push(reading(device.power_usage(), power_w));
-            }
-            if values.iter().all(Option::is_none) {
-                return Err(AbiError::backend(format!("nvml: GPU {} gave no value", self.index)));
-            }
-            Ok(Reading { values: values.into_iter().map(ROption::from).collect() })
-        })
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        let device = self
+            .nvml
+            .device_by_index(self.index)
+            .map_err(|e| AbiError::backend(format!("nvml: GPU {} is gone: {e}", self.index)))?;
+        let mut values: Vec<Option<f64>> = Vec::with_capacity(2);
+        if self.energy {
+            values.push(reading(device.total_energy_consumption(), energy_j));
+        }
+        if self.power {
+            values.push(reading(device.power_usage(), power_w));
+        }
+        if values.iter().all(Option::is_none) {
+            return Err(AbiError::backend(format!("nvml: GPU {} gave no value", self.index)));
+        }
+        Ok(Reading { values: values.into_iter().map(ROption::from).collect() })
     }
 }
 

@@ -16,13 +16,10 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::RResult;
-use joulebench_abi::{
-    AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
-};
+use joulebench_abi::{AbiError, ErrorCode, MeterInfo, Quality, RailKind, RailRole, Reading};
 use joulebench_meter_common::{
-    entries_with_prefix, insert_sum_rail, is_no_data, parse_config, rail, read_each, read_error,
-    read_number, read_text, reading, under_root,
+    MeterPlugin, Sensor, entries_with_prefix, insert_sum_rail, is_no_data, parse_config, rail,
+    read_each, read_error, read_number, read_text, reading, under_root,
 };
 use serde::Deserialize;
 
@@ -52,8 +49,8 @@ struct Channel {
     curr: PathBuf,
 }
 
-/// The Orin rails meter.
-pub struct OrinRails {
+/// The Orin rails meter itself; the host holds it as [`OrinRails`].
+pub struct OrinRailsSensor {
     info: MeterInfo,
     channels: Vec<Channel>,
     /// Whether rail 0 is a `sum` the meter computes (no total rail on the board).
@@ -95,15 +92,18 @@ fn probe(path: &Path) -> Result<bool, AbiError> {
     }
 }
 
+/// The meter as the host holds it: [`OrinRailsSensor`] behind [`MeterPlugin`]'s panic guards.
+pub type OrinRails = MeterPlugin<OrinRailsSensor>;
+
 /// Builds the meter from its TOML configuration.
 pub fn new(config: &str) -> Result<OrinRails, AbiError> {
     let config: Config = parse_config("orin-rails", config)?;
-    OrinRails::open(&config.root)
+    OrinRailsSensor::open(&config.root).map(MeterPlugin::new)
 }
 
-impl OrinRails {
+impl OrinRailsSensor {
     /// Finds the sensors under `root`.
-    pub fn open(root: &Path) -> Result<OrinRails, AbiError> {
+    pub fn open(root: &Path) -> Result<OrinRailsSensor, AbiError> {
         let driver = under_root(root, DRIVER_DIR);
         if !driver.is_dir() {
             return Err(AbiError::new(
@@ -187,7 +187,7 @@ impl OrinRails {
              excludes the carrier board, USB/PCIe peripherals, the fan and the supply's losses"
                 .to_string()
         };
-        Ok(OrinRails {
+        Ok(OrinRailsSensor {
             info: MeterInfo {
                 name: "orin-rails".into(),
                 boundary: boundary.into(),
@@ -228,13 +228,13 @@ fn is_i2c_client(path: &Path) -> bool {
     }
 }
 
-impl Meter for OrinRails {
+impl Sensor for OrinRailsSensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| Ok(reading(self.read_channels()?, self.computed_sum)))
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        Ok(reading(self.read_channels()?, self.computed_sum))
     }
 }
 

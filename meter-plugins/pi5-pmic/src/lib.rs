@@ -22,11 +22,9 @@ use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use abi_stable::std_types::{ROption, RResult};
-use joulebench_abi::{
-    AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
-};
-use joulebench_meter_common::{parse_config, rail};
+use abi_stable::std_types::ROption;
+use joulebench_abi::{AbiError, ErrorCode, MeterInfo, Quality, RailKind, RailRole, Reading};
+use joulebench_meter_common::{MeterPlugin, Sensor, parse_config, rail};
 use serde::Deserialize;
 
 /// A linear fit from the PMIC rail sum to power measured at the wall.
@@ -156,8 +154,8 @@ fn describe(rail: &str) -> &'static str {
     }
 }
 
-/// The Pi 5 PMIC meter.
-pub struct Pi5Pmic {
+/// The Pi 5 PMIC meter itself; the host holds it as [`Pi5Pmic`].
+pub struct Pi5PmicSensor {
     info: MeterInfo,
     command: Vec<String>,
     timeout: Duration,
@@ -165,18 +163,21 @@ pub struct Pi5Pmic {
     calibration: Option<Calibration>,
 }
 
+/// The meter as the host holds it: [`Pi5PmicSensor`] behind [`MeterPlugin`]'s panic guards.
+pub type Pi5Pmic = MeterPlugin<Pi5PmicSensor>;
+
 /// Builds the meter from its TOML configuration; runs the command once to learn the rails.
 pub fn new(config: &str) -> Result<Pi5Pmic, AbiError> {
     let config: Config = parse_config("pi5-pmic", config)?;
-    Pi5Pmic::open(config)
+    Pi5PmicSensor::open(config).map(MeterPlugin::new)
 }
 
 const VIDEO_GROUP: &str = "/dev/vcio is root:video 0660: add the user to the video group \
     (`sudo usermod -aG video $USER`, then log in again) or run as root";
 
-impl Pi5Pmic {
+impl Pi5PmicSensor {
     /// Runs the command once and sets up the rails it reports.
-    pub fn open(config: Config) -> Result<Pi5Pmic, AbiError> {
+    pub fn open(config: Config) -> Result<Pi5PmicSensor, AbiError> {
         if config.command.is_empty() {
             return Err(AbiError::config("pi5-pmic config: `command` is empty"));
         }
@@ -251,7 +252,7 @@ impl Pi5Pmic {
                 ),
             ));
         }
-        Ok(Pi5Pmic {
+        Ok(Pi5PmicSensor {
             info: MeterInfo {
                 name: "pi5-pmic".into(),
                 boundary: "Raspberry Pi 5 PMIC output rails (SoC core, DRAM, IO, HDMI, \
@@ -361,26 +362,23 @@ fn run(command: &[String], timeout: Duration) -> Result<Vec<Channel>, AbiError> 
     parse_reply(&stdout, &what)
 }
 
-impl Meter for Pi5Pmic {
+impl Sensor for Pi5PmicSensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let channels = run(&self.command, self.timeout)?;
-            let found: HashMap<String, f64> =
-                pair(&channels).into_iter().map(|(r, a, v)| (r, a * v)).collect();
-            let per_rail: Vec<Option<f64>> =
-                self.rails.iter().map(|r| found.get(r).copied()).collect();
-            let total: Option<f64> = per_rail.iter().copied().sum();
-            let mut values: Vec<ROption<f64>> = vec![total.into()];
-            if let Some(c) = &self.calibration {
-                values.push(total.map(|t| c.scale * t + c.offset_w).into());
-            }
-            values.extend(per_rail.into_iter().map(ROption::from));
-            Ok(Reading { values: values.into() })
-        })
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        let channels = run(&self.command, self.timeout)?;
+        let found: HashMap<String, f64> =
+            pair(&channels).into_iter().map(|(r, a, v)| (r, a * v)).collect();
+        let per_rail: Vec<Option<f64>> = self.rails.iter().map(|r| found.get(r).copied()).collect();
+        let total: Option<f64> = per_rail.iter().copied().sum();
+        let mut values: Vec<ROption<f64>> = vec![total.into()];
+        if let Some(c) = &self.calibration {
+            values.push(total.map(|t| c.scale * t + c.offset_w).into());
+        }
+        values.extend(per_rail.into_iter().map(ROption::from));
+        Ok(Reading { values: values.into() })
     }
 }
 

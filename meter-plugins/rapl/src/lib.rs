@@ -19,12 +19,11 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::std_types::{ROption, RResult};
-use joulebench_abi::{
-    AbiError, ErrorCode, Meter, MeterInfo, Quality, RailKind, RailRole, Reading, guard,
-};
+use abi_stable::std_types::ROption;
+use joulebench_abi::{AbiError, ErrorCode, MeterInfo, Quality, RailKind, RailRole, Reading};
 use joulebench_meter_common::{
-    entries_with_prefix, parse_config, rail, read_each, read_text, read_u64, under_root,
+    MeterPlugin, Sensor, entries_with_prefix, parse_config, rail, read_each, read_text, read_u64,
+    under_root,
 };
 use serde::Deserialize;
 
@@ -84,18 +83,21 @@ struct Zone {
     unwrap: Unwrapper,
 }
 
-/// The RAPL meter.
-pub struct Rapl {
+/// The RAPL meter itself; the host holds it as [`Rapl`].
+pub struct RaplSensor {
     info: MeterInfo,
     zones: Vec<Zone>,
     /// Indices into `zones` summed into a leading `packages` rail, when there are several.
     summed: Vec<usize>,
 }
 
+/// The meter as the host holds it: [`RaplSensor`] behind [`MeterPlugin`]'s panic guards.
+pub type Rapl = MeterPlugin<RaplSensor>;
+
 /// Builds the meter from its TOML configuration.
 pub fn new(config: &str) -> Result<Rapl, AbiError> {
     let config: Config = parse_config("rapl", config)?;
-    Rapl::open(&config.root)
+    RaplSensor::open(&config.root).map(MeterPlugin::new)
 }
 
 fn describe(name: &str) -> &'static str {
@@ -114,9 +116,9 @@ fn describe(name: &str) -> &'static str {
     }
 }
 
-impl Rapl {
+impl RaplSensor {
     /// Finds the RAPL zones under `root`.
-    pub fn open(root: &Path) -> Result<Rapl, AbiError> {
+    pub fn open(root: &Path) -> Result<RaplSensor, AbiError> {
         let dir = under_root(root, POWERCAP_DIR);
         let paths = entries_with_prefix(&dir, "intel-rapl:");
         if paths.is_empty() {
@@ -202,7 +204,7 @@ impl Rapl {
             .iter()
             .map(|f| Zone { energy: f.path.join("energy_uj"), unwrap: Unwrapper::new(f.range) })
             .collect();
-        Ok(Rapl {
+        Ok(RaplSensor {
             info: MeterInfo {
                 name: "rapl".into(),
                 boundary: boundary.into(),
@@ -215,26 +217,24 @@ impl Rapl {
     }
 }
 
-impl Meter for Rapl {
+impl Sensor for RaplSensor {
     fn info(&self) -> MeterInfo {
         self.info.clone()
     }
 
-    fn read(&mut self) -> RResult<Reading, AbiError> {
-        guard(|| {
-            let joules = read_each(
-                self.zones.iter_mut(),
-                |z| read_u64(&z.energy, REMEDY).map(|raw| z.unwrap.update(raw) / 1e6),
-                "rapl: no zone could be read",
-            )?;
-            let mut values: Vec<ROption<f64>> = Vec::with_capacity(joules.len() + 1);
-            if !self.summed.is_empty() {
-                let sum: Option<f64> = self.summed.iter().map(|&i| joules[i]).sum();
-                values.push(sum.into());
-            }
-            values.extend(joules.into_iter().map(ROption::from));
-            Ok(Reading { values: values.into() })
-        })
+    fn read(&mut self) -> Result<Reading, AbiError> {
+        let joules = read_each(
+            self.zones.iter_mut(),
+            |z| read_u64(&z.energy, REMEDY).map(|raw| z.unwrap.update(raw) / 1e6),
+            "rapl: no zone could be read",
+        )?;
+        let mut values: Vec<ROption<f64>> = Vec::with_capacity(joules.len() + 1);
+        if !self.summed.is_empty() {
+            let sum: Option<f64> = self.summed.iter().map(|&i| joules[i]).sum();
+            values.push(sum.into());
+        }
+        values.extend(joules.into_iter().map(ROption::from));
+        Ok(Reading { values: values.into() })
     }
 }
 

@@ -7,7 +7,8 @@
 //! the file's own vocabulary with llama.cpp's algorithms (so that both runtimes score the same
 //! tokens), and runs the transformer written out on burn tensors ([`model`]).
 //!
-//! It answers the same contract as the llama.cpp plugin:
+//! It answers the same contract as the llama.cpp plugin, through the same adapter and boundary
+//! rule (`joulebench-runtime-common`'s [`Engine`] and [`LanguageModel`]):
 //!
 //! - **multiple-choice scoring** ([`BurnModel::evaluate_tasks`]): every candidate is tokenized as
 //!   one string, its continuation boundary found by lm-evaluation-harness's rule; a task's common
@@ -28,13 +29,13 @@ pub mod tokenizer;
 use std::path::Path;
 use std::time::Instant;
 
-use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use burn::tensor::Device;
 use joulebench_abi::{
-    AbiError, Counters, Evaluation, GenerateRequest, Generation, Model, Model_TO, ModelBox,
-    ModelInfo, ModelSpec, Runtime, RuntimeInfo, ScoredCandidate, ScoredTask, Task, guard,
+    AbiError, Counters, Evaluation, GenerateRequest, Generation, ModelInfo, ModelSpec, RuntimeInfo,
+    ScoredTask, Task,
 };
 use joulebench_gguf::Gguf;
+use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin};
 use rayon::prelude::*;
 use serde::Deserialize;
 
@@ -92,8 +93,9 @@ impl std::fmt::Debug for BurnRuntime {
     }
 }
 
-/// Builds the runtime from its configuration (TOML; see [`Config`]).
-pub fn new(config: &str) -> Result<BurnRuntime, AbiError> {
+/// Builds the runtime from its configuration (TOML; see [`Config`]), wrapped for the host; it
+/// dereferences to the [`BurnRuntime`].
+pub fn new(config: &str) -> Result<RuntimePlugin<BurnRuntime>, AbiError> {
     let config: Config = toml::from_str(config)
         .map_err(|e| AbiError::config(format!("burn runtime config: {}", e.message())))?;
     let backend = config.backend.clone().unwrap_or_else(|| "flex".into());
@@ -118,7 +120,12 @@ pub fn new(config: &str) -> Result<BurnRuntime, AbiError> {
         .thread_name(|i| format!("joulebench-burn-{i}"))
         .build()
         .map_err(|e| AbiError::backend(format!("starting {threads} threads: {e}")))?;
-    Ok(BurnRuntime { config, backend, pool: std::sync::Arc::new(pool), threads })
+    Ok(RuntimePlugin::new(BurnRuntime {
+        config,
+        backend,
+        pool: std::sync::Arc::new(pool),
+        threads,
+    }))
 }
 
 fn device_for(backend: &str, index: usize) -> Result<(Device, String), AbiError> {
@@ -213,7 +220,9 @@ impl BurnRuntime {
     }
 }
 
-impl Runtime for BurnRuntime {
+impl Engine for BurnRuntime {
+    type Model = BurnModel;
+
     fn info(&self) -> RuntimeInfo {
         RuntimeInfo {
             name: "burn".into(),
@@ -223,8 +232,8 @@ impl Runtime for BurnRuntime {
         }
     }
 
-    fn load_model(&mut self, spec: &ModelSpec) -> RResult<ModelBox, AbiError> {
-        guard(|| Ok(Model_TO::from_value(self.load(spec)?, abi_stable::sabi_trait::TD_Opaque)))
+    fn load(&mut self, spec: &ModelSpec) -> Result<BurnModel, AbiError> {
+        BurnRuntime::load(self, spec)
     }
 }
 
@@ -236,22 +245,9 @@ pub struct BurnModel {
     pool: std::sync::Arc<rayon::ThreadPool>,
 }
 
-/// One candidate, tokenized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Prepared {
-    tokens: Vec<u32>,
-    continuation_start: usize,
-    first_scored: usize,
-}
-
-/// The length of the longest common prefix of all sequences.
-fn common_prefix(seqs: &[&[u32]]) -> usize {
-    let Some(first) = seqs.first() else { return 0 };
-    let mut n = first.len();
-    for s in &seqs[1..] {
-        n = n.min(first.iter().zip(s.iter()).take_while(|(a, b)| a == b).count());
-    }
-    n
+/// Token ids as the transformer takes them.
+fn ids(tokens: &[i32]) -> Vec<u32> {
+    tokens.iter().map(|&t| t as u32).collect()
 }
 
 /// `log p(token)` and whether `token` is the first argmax of `row`.
@@ -278,34 +274,12 @@ impl BurnModel {
         &self.info
     }
 
-    /// Tokenizes `text` (see [`Model::tokenize`]).
+    /// Tokenizes `text` (see [`LanguageModel::tokenize`]).
     pub fn tokens(&self, text: &str, add_special: bool) -> Vec<i32> {
         self.tokenizer.encode(text, add_special).into_iter().map(|t| t as i32).collect()
     }
 
-    fn prepare(&self, task: &Task) -> Result<(usize, Vec<Prepared>), AbiError> {
-        let mut out = Vec::with_capacity(task.candidates.len());
-        for c in task.candidates.iter() {
-            let context = c.context.as_str();
-            let trimmed = context.trim_end();
-            let n_context = self.tokenizer.encode(trimmed, true).len();
-            let whole = format!("{context}{}", c.continuation);
-            let tokens = self.tokenizer.encode(&whole, true);
-            let continuation_start = n_context.min(tokens.len());
-            out.push(Prepared { tokens, continuation_start, first_scored: 0 });
-        }
-        if out.is_empty() {
-            return Err(AbiError::data(format!("task `{}` has no candidates", task.id)));
-        }
-        let seqs: Vec<&[u32]> = out.iter().map(|c| c.tokens.as_slice()).collect();
-        let common = common_prefix(&seqs);
-        for c in &mut out {
-            c.first_scored = common.min(c.continuation_start).max(1);
-        }
-        Ok((common, out))
-    }
-
-    /// Scores every candidate of every task (see [`Model::evaluate`]).
+    /// Scores every candidate of every task (see [`LanguageModel::evaluate`]).
     pub fn evaluate_tasks(&mut self, tasks: &[Task]) -> Result<Evaluation, AbiError> {
         let pool = self.pool.clone();
         pool.install(|| {
@@ -321,8 +295,9 @@ impl BurnModel {
     }
 
     fn score_task(&self, task: &Task) -> Result<(ScoredTask, usize), AbiError> {
-        let (c, cands) = self.prepare(task)?;
-        let cells = c + cands.iter().map(|k| k.tokens.len() - c).sum::<usize>();
+        let prepared = self.prepare(task)?;
+        let (c, cands) = (prepared.common_prefix, &prepared.candidates);
+        let cells = prepared.cells();
         let longest = cands.iter().map(|k| k.tokens.len()).max().unwrap_or(0);
         if longest > self.info.context_size as usize {
             return Err(AbiError::unsupported(format!(
@@ -339,7 +314,7 @@ impl BurnModel {
             let out: Vec<usize> = (from..c).collect();
             let (cache, logits) = self
                 .transformer
-                .forward(&[cands[0].tokens[..c].to_vec()], None, &out)
+                .forward(&[ids(&cands[0].tokens[..c])], None, &out)
                 .map_err(backend)?;
             (Some(cache), logits, from)
         } else {
@@ -353,7 +328,7 @@ impl BurnModel {
         let mut out_rows = Vec::new();
         for (bi, &k) in batch.iter().enumerate() {
             let t = &cands[k].tokens;
-            let mut row = t[c..t.len() - 1].to_vec();
+            let mut row = ids(&t[c..t.len() - 1]);
             let real = row.len();
             row.resize(s_len, 0);
             rows.push(row);
@@ -395,21 +370,15 @@ impl BurnModel {
         }
         let mut scores = scores.into_iter();
         let mut candidates = Vec::with_capacity(cands.len());
-        for cand in &cands {
-            let n = cand.tokens.len().saturating_sub(cand.first_scored);
-            let (logprobs, greedy): (Vec<f32>, Vec<bool>) = scores.by_ref().take(n).unzip();
-            candidates.push(ScoredCandidate {
-                tokens: cand.tokens.iter().map(|&t| t as i32).collect(),
-                continuation_start: cand.continuation_start as u32,
-                first_scored: cand.first_scored as u32,
-                logprobs: logprobs.into(),
-                greedy: greedy.into(),
-            });
+        for cand in cands {
+            let (logprobs, greedy): (Vec<f32>, Vec<bool>) =
+                scores.by_ref().take(cand.scored_len()).unzip();
+            candidates.push(cand.to_scored(logprobs, greedy));
         }
         Ok((ScoredTask { common_prefix: c as u32, candidates: candidates.into() }, cells))
     }
 
-    /// Generates greedily (see [`Model::generate`]).
+    /// Generates greedily (see [`LanguageModel::generate`]).
     pub fn generate_text(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
         let pool = self.pool.clone();
         pool.install(|| self.generate_inner(request))
@@ -502,21 +471,21 @@ fn argmax(row: &[f32]) -> usize {
     best
 }
 
-impl Model for BurnModel {
+impl LanguageModel for BurnModel {
     fn info(&self) -> ModelInfo {
         self.info.clone()
     }
 
-    fn tokenize(&self, text: RStr<'_>, add_special: bool) -> RResult<RVec<i32>, AbiError> {
-        guard(|| Ok(self.tokens(text.as_str(), add_special).into()))
+    fn tokenize(&self, text: &str, add_special: bool) -> Result<Vec<i32>, AbiError> {
+        Ok(self.tokens(text, add_special))
     }
 
-    fn evaluate(&mut self, tasks: RSlice<'_, Task>) -> RResult<Evaluation, AbiError> {
-        guard(|| self.evaluate_tasks(tasks.as_slice()))
+    fn evaluate(&mut self, tasks: &[Task]) -> Result<Evaluation, AbiError> {
+        self.evaluate_tasks(tasks)
     }
 
-    fn generate(&mut self, request: &GenerateRequest) -> RResult<Generation, AbiError> {
-        guard(|| self.generate_text(request))
+    fn generate(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
+        self.generate_text(request)
     }
 }
 
@@ -539,13 +508,6 @@ mod tests {
         let e = new("backend = \"tpu\"").unwrap_err();
         assert!(e.message.contains("\"tpu\" is not available"), "{}", e.message);
         assert!(new("threads = 0").is_err());
-    }
-
-    #[test]
-    fn common_prefix_of_sequences() {
-        assert_eq!(common_prefix(&[&[1, 2, 3], &[1, 2, 4], &[1, 2]]), 2);
-        assert_eq!(common_prefix(&[&[1, 2, 3]]), 3);
-        assert_eq!(common_prefix(&[&[5], &[1, 2]]), 0);
     }
 
     #[test]

@@ -1,96 +1,20 @@
-//! Multiple-choice scoring: tokenization by lm-evaluation-harness's rule, then many tasks per
-//! `llama_decode` call with each task's common prefix decoded once for all its candidates.
+//! Multiple-choice scoring: tokenization by lm-evaluation-harness's rule (in
+//! `joulebench-runtime-common`), then many tasks per `llama_decode` call with each task's common
+//! prefix decoded once for all its candidates.
 
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
-use joulebench_abi::{AbiError, Counters, Evaluation, ScoredCandidate, ScoredTask, Task};
+use joulebench_abi::{AbiError, Counters, Evaluation, ScoredTask, Task};
+use joulebench_runtime_common::{LanguageModel, PreparedTask};
 
 use crate::llama::{LlamaCppModel, decode_error};
 use crate::softmax::row_stats;
 
-/// One candidate, tokenized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedCandidate {
-    /// Context and continuation tokenized together.
-    pub tokens: Vec<i32>,
-    /// Index of the first continuation token.
-    pub continuation_start: usize,
-    /// Index of the first token that gets a log-probability.
-    pub first_scored: usize,
-}
-
-/// One task, tokenized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedTask {
-    /// Leading tokens all candidates share.
-    pub common_prefix: usize,
-    /// The candidates in the task's order.
-    pub candidates: Vec<PreparedCandidate>,
-}
-
-impl PreparedTask {
-    /// KV cache cells the task takes: the common prefix once, then every candidate's rest.
-    pub fn cells(&self) -> usize {
-        self.common_prefix
-            + self.candidates.iter().map(|c| c.tokens.len() - self.common_prefix).sum::<usize>()
-    }
-}
-
-/// Splits trailing whitespace off a context, as lm-evaluation-harness does before moving it to
-/// the continuation: returns (context without it, the whitespace).
-pub fn split_trailing_whitespace(context: &str) -> (&str, &str) {
-    let trimmed = context.trim_end();
-    (trimmed, &context[trimmed.len()..])
-}
-
-/// The length of the longest common prefix of all sequences.
-pub fn common_prefix(seqs: &[&[i32]]) -> usize {
-    let Some(first) = seqs.first() else { return 0 };
-    let mut n = first.len();
-    for s in &seqs[1..] {
-        n = n.min(first.iter().zip(s.iter()).take_while(|(a, b)| a == b).count());
-    }
-    n
-}
-
 impl LlamaCppModel {
-    /// Tokenizes a task's candidates and finds their boundaries (see [`PreparedTask`]).
-    pub fn prepare_task(&self, task: &Task) -> Result<PreparedTask, AbiError> {
-        let mut context_lengths: Vec<(&str, usize)> = Vec::new();
-        let mut candidates = Vec::with_capacity(task.candidates.len());
-        for c in task.candidates.iter() {
-            let (context, ws) = split_trailing_whitespace(c.context.as_str());
-            let n_context = match context_lengths.iter().find(|(s, _)| *s == context) {
-                Some((_, n)) => *n,
-                None => {
-                    let n = self.tokens(context, true).len();
-                    context_lengths.push((context, n));
-                    n
-                }
-            };
-            let mut whole = String::with_capacity(c.context.len() + c.continuation.len());
-            whole.push_str(context);
-            whole.push_str(ws);
-            whole.push_str(c.continuation.as_str());
-            let tokens = self.tokens(&whole, true);
-            let continuation_start = n_context.min(tokens.len());
-            candidates.push(PreparedCandidate { tokens, continuation_start, first_scored: 0 });
-        }
-        if candidates.is_empty() {
-            return Err(AbiError::data(format!("task `{}` has no candidates", task.id)));
-        }
-        let seqs: Vec<&[i32]> = candidates.iter().map(|c| c.tokens.as_slice()).collect();
-        let common = common_prefix(&seqs);
-        for c in &mut candidates {
-            c.first_scored = common.min(c.continuation_start).max(1);
-        }
-        Ok(PreparedTask { common_prefix: common, candidates })
-    }
-
     /// Scores every candidate of every task.
     pub fn evaluate_tasks(&mut self, tasks: &[Task]) -> Result<Evaluation, AbiError> {
-        let prepared = tasks.iter().map(|t| self.prepare_task(t)).collect::<Result<Vec<_>, _>>()?;
+        let prepared = tasks.iter().map(|t| self.prepare(t)).collect::<Result<Vec<_>, _>>()?;
         let n_ctx = self.ctx.n_ctx() as usize;
         let max_seqs = self.settings.max_sequences as usize;
         for (task, p) in tasks.iter().zip(&prepared) {
@@ -265,14 +189,8 @@ fn empty_scores(task: &PreparedTask) -> ScoredTask {
             .candidates
             .iter()
             .map(|c| {
-                let n = c.tokens.len().saturating_sub(c.first_scored);
-                ScoredCandidate {
-                    tokens: c.tokens.clone().into(),
-                    continuation_start: c.continuation_start as u32,
-                    first_scored: c.first_scored as u32,
-                    logprobs: vec![f32::NAN; n].into(),
-                    greedy: vec![false; n].into(),
-                }
+                let n = c.scored_len();
+                c.to_scored(vec![f32::NAN; n], vec![false; n])
             })
             .collect(),
     }
@@ -283,27 +201,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trailing_whitespace_moves() {
-        assert_eq!(split_trailing_whitespace("Answer: "), ("Answer:", " "));
-        assert_eq!(split_trailing_whitespace("a b\n\n"), ("a b", "\n\n"));
-        assert_eq!(split_trailing_whitespace("ab"), ("ab", ""));
-        assert_eq!(split_trailing_whitespace("   "), ("", "   "));
-    }
-
-    #[test]
     fn chunks_are_balanced() {
         assert_eq!(balanced_chunks(10, 4), vec![0..4, 4..7, 7..10]);
         assert_eq!(balanced_chunks(97, 48), vec![0..33, 33..65, 65..97]);
         assert_eq!(balanced_chunks(3, 48), vec![0..3]);
         assert!(balanced_chunks(0, 48).is_empty());
         assert!(balanced_chunks(1000, 48).iter().all(|r| r.len() >= 47 && r.len() <= 48));
-    }
-
-    #[test]
-    fn common_prefix_of_sequences() {
-        assert_eq!(common_prefix(&[&[1, 2, 3], &[1, 2, 4], &[1, 2]]), 2);
-        assert_eq!(common_prefix(&[&[1, 2, 3]]), 3);
-        assert_eq!(common_prefix(&[&[5], &[1, 2]]), 0);
-        assert_eq!(common_prefix(&[]), 0);
     }
 }

@@ -4,17 +4,19 @@
 //! what the model is (parameters, architecture, quantization, file size and sha256, backend and
 //! device), and does the two kinds of work joulebench measures:
 //!
-//! - **multiple-choice scoring** ([`Model::evaluate`]): every candidate is tokenized as one
-//!   string, its continuation boundary found by lm-evaluation-harness's rule, and the
+//! - **multiple-choice scoring** ([`LanguageModel::evaluate`]): every candidate is tokenized as
+//!   one string, its continuation boundary found by lm-evaluation-harness's rule, and the
 //!   log-probability of every token after the candidates' common prefix computed from a full
 //!   log-softmax. The common prefix is decoded once and shared by the task's sequence ids, and as
 //!   many tasks as fit in the context go into one `llama_decode` call (llama.cpp's perplexity tool
 //!   packs the same way, but is held to four sequences unless told otherwise);
-//! - **greedy generation** ([`Model::generate`]) with a token limit and stop strings, timing the
-//!   first token and the decode speed.
+//! - **greedy generation** ([`LanguageModel::generate`]) with a token limit and stop strings,
+//!   timing the first token and the decode speed.
 //!
 //! Why a runtime computes and does not judge: the scoring conventions live once, in the host, so
-//! that every runtime is scored the same way.
+//! that every runtime is scored the same way. The plugin is written against
+//! `joulebench-runtime-common`'s [`Engine`] and [`LanguageModel`], whose adapter answers the host
+//! behind panic guards and whose boundary rule tokenizes the candidates.
 //!
 //! The build never uses `GGML_NATIVE` (its AMX kernels die with SIGILL on some virtual machines):
 //! the workspace compiles for `x86-64-v3`, which `llama-cpp-sys-2` hands to llama.cpp as AVX2, FMA
@@ -29,11 +31,10 @@ mod llama;
 mod reference;
 mod softmax;
 
-use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use joulebench_abi::{
-    AbiError, Evaluation, GenerateRequest, Generation, Model, Model_TO, ModelBox, ModelInfo,
-    ModelSpec, Runtime, RuntimeInfo, Task, guard,
+    AbiError, Evaluation, GenerateRequest, Generation, ModelInfo, ModelSpec, RuntimeInfo, Task,
 };
+use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin};
 
 pub use config::{Backend, Config, DEFAULT_CONTEXT_SIZE, ModelOptions, Settings};
 pub use file::{GgufHeader, check_gguf};
@@ -49,17 +50,18 @@ pub struct LlamaCppRuntime {
     config: Config,
 }
 
-/// Builds the runtime from its configuration (TOML; see [`Config`] for the keys).
-pub fn new(config: &str) -> Result<LlamaCppRuntime, AbiError> {
+/// Builds the runtime from its configuration (TOML; see [`Config`] for the keys), wrapped for the
+/// host; it dereferences to the [`LlamaCppRuntime`].
+pub fn new(config: &str) -> Result<RuntimePlugin<LlamaCppRuntime>, AbiError> {
     let config = config::parse_config(config)?;
     // Check the combination now, so that a bad configuration fails before any model is named.
     config::settings(&config, &ModelOptions::default())?;
     llama::set_verbose(config.verbose);
-    Ok(LlamaCppRuntime { config })
+    Ok(RuntimePlugin::new(LlamaCppRuntime { config }))
 }
 
 impl LlamaCppRuntime {
-    /// Loads the model `spec` names, as [`Runtime::load_model`] does, returning the concrete type.
+    /// Loads the model `spec` names, as [`Engine::load`] does.
     pub fn load(&self, spec: &ModelSpec) -> Result<LlamaCppModel, AbiError> {
         let options = config::parse_options(&spec.options, &spec.id)?;
         let settings = config::settings(&self.config, &options)?;
@@ -67,7 +69,9 @@ impl LlamaCppRuntime {
     }
 }
 
-impl Runtime for LlamaCppRuntime {
+impl Engine for LlamaCppRuntime {
+    type Model = LlamaCppModel;
+
     fn info(&self) -> RuntimeInfo {
         let backend = self.config.backend.clone().unwrap_or_else(|| "cpu".into());
         RuntimeInfo {
@@ -78,29 +82,26 @@ impl Runtime for LlamaCppRuntime {
         }
     }
 
-    fn load_model(&mut self, spec: &ModelSpec) -> RResult<ModelBox, AbiError> {
-        guard(|| {
-            let model = self.load(spec)?;
-            Ok(Model_TO::from_value(model, abi_stable::sabi_trait::TD_Opaque))
-        })
+    fn load(&mut self, spec: &ModelSpec) -> Result<LlamaCppModel, AbiError> {
+        LlamaCppRuntime::load(self, spec)
     }
 }
 
-impl Model for LlamaCppModel {
+impl LanguageModel for LlamaCppModel {
     fn info(&self) -> ModelInfo {
         self.model_info().clone()
     }
 
-    fn tokenize(&self, text: RStr<'_>, add_special: bool) -> RResult<RVec<i32>, AbiError> {
-        guard(|| Ok(self.tokens(text.as_str(), add_special).into()))
+    fn tokenize(&self, text: &str, add_special: bool) -> Result<Vec<i32>, AbiError> {
+        Ok(self.tokens(text, add_special))
     }
 
-    fn evaluate(&mut self, tasks: RSlice<'_, Task>) -> RResult<Evaluation, AbiError> {
-        guard(|| self.evaluate_tasks(tasks.as_slice()))
+    fn evaluate(&mut self, tasks: &[Task]) -> Result<Evaluation, AbiError> {
+        self.evaluate_tasks(tasks)
     }
 
-    fn generate(&mut self, request: &GenerateRequest) -> RResult<Generation, AbiError> {
-        guard(|| self.generate_text(request))
+    fn generate(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
+        self.generate_text(request)
     }
 }
 
