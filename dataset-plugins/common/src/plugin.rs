@@ -2,7 +2,10 @@
 //! their files and build tasks, not in how they answer the host.
 
 use joulebench_abi::abi_stable::std_types::{RResult, RSlice, RVec};
-use joulebench_abi::{AbiError, Convention, Dataset, DatasetInfo, Selection, Task, guard};
+use joulebench_abi::{
+    AbiError, Convention, Dataset, DatasetInfo, Selection, Task, guard, guard_infallible,
+    panicked_name,
+};
 
 use crate::LlamaCppProcedure;
 
@@ -23,7 +26,17 @@ pub struct DatasetPlugin<B>(pub B);
 
 impl<B: Benchmark> Dataset for DatasetPlugin<B> {
     fn info(&self) -> DatasetInfo {
-        self.0.info()
+        guard_infallible(
+            || self.0.info(),
+            |e| DatasetInfo {
+                name: panicked_name(&e).into(),
+                split: "".into(),
+                len: 0,
+                metric: "".into(),
+                source: "".into(),
+                checksum: "".into(),
+            },
+        )
     }
 
     fn select(&self, selection: &Selection) -> RResult<RVec<u64>, AbiError> {
@@ -44,5 +57,37 @@ impl<B: Benchmark> Dataset for DatasetPlugin<B> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(RVec::from)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use joulebench_abi::Dataset_TO;
+    use joulebench_abi::abi_stable::sabi_trait::TD_Opaque;
+
+    struct Broken;
+
+    impl Benchmark for Broken {
+        const PROCEDURE: LlamaCppProcedure = LlamaCppProcedure::MultipleChoice;
+        fn info(&self) -> DatasetInfo {
+            panic!("no info today")
+        }
+        fn task_count(&self) -> usize {
+            panic!("no count either")
+        }
+        fn task(&self, _: u64, _: Convention) -> Result<Task, AbiError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn panics_come_back_as_a_marked_info_and_errors() {
+        let d = Dataset_TO::from_value(DatasetPlugin(Broken), TD_Opaque);
+        assert_eq!(d.info().name.as_str(), "<plugin panicked: no info today>");
+        assert!(joulebench_abi::is_panicked_name(d.info().name.as_str()));
+        let selection = Selection { rule: joulebench_abi::SelectionRule::FIRST, limit: 1, seed: 1 };
+        let e = d.select(&selection).into_result().unwrap_err();
+        assert_eq!(e.message.as_str(), "plugin panicked: no count either");
     }
 }

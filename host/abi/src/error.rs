@@ -128,6 +128,22 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, AbiError>) -> RResult<T, AbiError>
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(AbiError::panicked(p))).into()
 }
 
+/// Runs an infallible method (an `info()`), turning a panic into `on_panic`'s value for the
+/// caught error: a plugin cannot return an error there, and must not unwind into the host.
+pub fn guard_infallible<T>(f: impl FnOnce() -> T, on_panic: impl FnOnce(AbiError) -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| on_panic(AbiError::panicked(p)))
+}
+
+/// The name an `info()` that panicked reports in place of its own: `<plugin panicked: MESSAGE>`.
+pub fn panicked_name(error: &AbiError) -> String {
+    format!("<{}>", error.message)
+}
+
+/// Whether `name` is the one [`panicked_name`] gives: the host refuses such a component.
+pub fn is_panicked_name(name: &str) -> bool {
+    name.starts_with("<plugin panicked")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

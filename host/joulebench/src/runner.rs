@@ -138,6 +138,15 @@ pub(crate) fn dataset<'p>(
     }
 }
 
+/// Refuses a component whose `info()` panicked: its plugin reports `<plugin panicked: ...>` in
+/// place of a name, and nothing it says can be trusted.
+pub(crate) fn sound(kind: &str, id: &str, name: &str) -> Result<()> {
+    if joulebench_abi::is_panicked_name(name) {
+        bail!("{kind} {id:?}: its info() panicked: {name}");
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -245,6 +254,7 @@ fn run_experiment(
     baselines: &mut Vec<(String, f64)>,
 ) -> Result<Summary> {
     let dataset_info = dataset(plugins, &exp.dataset)?.info();
+    sound("dataset", &exp.dataset, &dataset_info.name)?;
     let spec = StoredSpec {
         manifest: manifest_spec(run.manifest, exp)?,
         identity: Some(identity(run.manifest, plugins, exp, &dataset_info)?),

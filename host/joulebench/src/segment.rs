@@ -28,7 +28,7 @@ use joulebench_sampler::{Clock, Sampler, Trace};
 use crate::loader::{Loaded, Plugin};
 use crate::manifest::Experiment;
 use crate::progress::{Progress, ProgressMode};
-use crate::runner::{Run, dataset, plugin_mut};
+use crate::runner::{Run, dataset, plugin_mut, sound};
 use crate::store::{LatencyRecord, PhaseRecord, SampleRecord, Store, TaskRecord};
 
 /// One experiment as one process works on it.
@@ -121,6 +121,11 @@ impl Segment<'_> {
             }
         };
         let meter_info = meter.info();
+        if let Err(e) = sound("meter", &exp.meter, &meter_info.name) {
+            meter_plugin.plugin = Plugin::Meter(meter);
+            plugins.insert(exp.meter.clone(), meter_plugin);
+            return Err(e);
+        }
         let clock = Clock::new();
         let segment =
             store.begin_segment(self.experiment_id, self.run.run_id, unix_now() - clock.now())?;
@@ -213,12 +218,14 @@ impl Segment<'_> {
             bail!("{:?} is not a runtime", exp.runtime)
         };
         let runtime_info = runtime.info();
+        sound("runtime", &exp.runtime, &runtime_info.name)?;
         let t0 = clock.now();
         let mut model: ModelBox = runtime.load_model(spec).into_result().map_err(|e| {
             anyhow!("runtime {:?} cannot load model {:?}: {e}", exp.runtime, spec.id)
         })?;
         store.store_phase(id, &live.phase(phase::LOAD, t0, clock.now()))?;
         let model_info = model.info();
+        sound("model of runtime", &exp.runtime, &model_info.name)?;
 
         let warmup: Vec<Task> =
             tasks.range(..exp.warmup_tasks as usize).map(|(_, t)| t.clone()).collect();

@@ -15,7 +15,7 @@ use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use joulebench_abi::abi_stable::std_types::{RResult, RVec};
-use joulebench_abi::{AbiError, Meter, MeterInfo, Reading, guard};
+use joulebench_abi::{AbiError, Meter, MeterInfo, Reading, guard, guard_infallible, panicked_name};
 
 /// A power sensor (or a power model): what a meter plugin writes itself. See [`Meter`] for what
 /// each method promises.
@@ -40,7 +40,7 @@ impl<S> MeterPlugin<S> {
 /// The [`MeterInfo`] a meter whose `info()` panicked reports.
 fn panicked_info(error: AbiError) -> MeterInfo {
     MeterInfo {
-        name: format!("<{}>", error.message).into(),
+        name: panicked_name(&error).into(),
         boundary: "".into(),
         rails: RVec::new(),
         update_interval_s: 0.0,
@@ -49,8 +49,7 @@ fn panicked_info(error: AbiError) -> MeterInfo {
 
 impl<S: Sensor> Meter for MeterPlugin<S> {
     fn info(&self) -> MeterInfo {
-        catch_unwind(AssertUnwindSafe(|| self.0.info()))
-            .unwrap_or_else(|p| panicked_info(AbiError::panicked(p)))
+        guard_infallible(|| self.0.info(), panicked_info)
     }
 
     fn read(&mut self) -> RResult<Reading, AbiError> {

@@ -5,7 +5,7 @@
 //! host through the ABI's `extern "C"` functions aborts it. Methods that return a result turn a
 //! panic into an error with [`ErrorCode::PANICKED`](joulebench_abi::ErrorCode::PANICKED). The
 //! infallible `info()` methods cannot say "error", so a panic there returns an info value marked
-//! by its name, `<plugin panicked: MESSAGE>` (see [`panicked_name`]), with every other field
+//! by its name, `<plugin panicked: MESSAGE>` (see `joulebench_abi::panicked_name`), with every other field
 //! empty or zero; the panic's message has also gone to stderr through the panic hook. Dropping a
 //! runtime or a model is a call into the plugin too: a panic while dropping is caught and the
 //! rest of the value is dropped as unwinding does.
@@ -18,7 +18,7 @@ use joulebench_abi::abi_stable::sabi_trait::TD_Opaque;
 use joulebench_abi::abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use joulebench_abi::{
     AbiError, Evaluation, GenerateRequest, Generation, Model, Model_TO, ModelBox, ModelInfo,
-    ModelSpec, Runtime, RuntimeInfo, Task, guard,
+    ModelSpec, Runtime, RuntimeInfo, Task, guard, guard_infallible, panicked_name,
 };
 
 use crate::boundary::{PreparedTask, prepare_task};
@@ -53,16 +53,6 @@ pub trait LanguageModel: Send + 'static {
     }
 }
 
-/// The name an `info()` value carries when the plugin panicked while building it.
-pub fn panicked_name(error: &AbiError) -> String {
-    format!("<{}>", error.message)
-}
-
-/// Runs an infallible `info()`; a panic gives `on_panic`'s value for the caught error instead.
-fn guard_info<T>(info: impl FnOnce() -> T, on_panic: impl FnOnce(AbiError) -> T) -> T {
-    catch_unwind(AssertUnwindSafe(info)).unwrap_or_else(|p| on_panic(AbiError::panicked(p)))
-}
-
 /// Drops `value`, catching a panic from its destructor.
 fn drop_guarded<T>(value: &mut ManuallyDrop<T>) {
     // SAFETY: only called from `Drop::drop` of the wrapper that owns `value`, which is never
@@ -83,7 +73,7 @@ impl<R> RuntimePlugin<R> {
 
 impl<R: Engine> Runtime for RuntimePlugin<R> {
     fn info(&self) -> RuntimeInfo {
-        guard_info(
+        guard_infallible(
             || self.0.info(),
             |e| RuntimeInfo {
                 name: panicked_name(&e).into(),
@@ -115,7 +105,7 @@ impl<M> ModelPlugin<M> {
 
 impl<M: LanguageModel> Model for ModelPlugin<M> {
     fn info(&self) -> ModelInfo {
-        guard_info(
+        guard_infallible(
             || self.0.info(),
             |e| ModelInfo {
                 name: panicked_name(&e).into(),
