@@ -3,14 +3,18 @@
 //! - `build-plugins [--release] [--features F,...]`: builds the host and every plugin `cdylib`
 //!   side by side in `target/<profile>/`, where the host looks for them. Cargo does not build a
 //!   cdylib that nothing depends on, so `cargo test` alone would test against stale plugins.
+//!   With `--target aarch64-unknown-linux-gnu [--board pi5|orin|nano]` it cross-builds them for a
+//!   board into `target-aarch64/` (see [`boards`]).
 //! - `test [ARGS...]`: installs what is missing, fetches the default model, builds the plugins,
-//!   then runs every test of the workspace (ARGS go to `cargo test`).
+//!   then runs every test of the workspace (ARGS go to `cargo test`), then the emulated-board
+//!   test (`--no-boards` skips it).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
 //!
 //! Std only, so that `cargo xtask` starts fast.
 
+mod boards;
 mod fetch_data;
 mod fetch_models;
 
@@ -47,7 +51,10 @@ fn print_help() {
 
 tasks:
   build-plugins [--release] [--features F,...]   build the host and every plugin cdylib
-  test [ARGS...]                                  build the plugins, then run every test
+        [--target aarch64-unknown-linux-gnu]      cross-build them for a board (target-aarch64/)
+        [--board pi5|orin|nano]                   the board's llama.cpp kernels (default pi5)
+  test [--no-boards] [ARGS...]                    build the plugins, then run every test, then
+                                                  the emulated boards (qemu-aarch64)
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
   fetch-models [--only smollm2|gemma3]            download the models into the cache
@@ -85,7 +92,7 @@ fn show(cmd: &Command) -> String {
     s
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -118,7 +125,7 @@ fn has_libclang() -> bool {
     })
 }
 
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
@@ -211,6 +218,8 @@ fn expand_features(list: &str) -> Result<Vec<String>, DynError> {
 fn build_plugins_cmd(args: &[String]) -> Result<(), DynError> {
     let mut release = false;
     let mut features = Vec::new();
+    let mut target = None;
+    let mut board = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -218,13 +227,31 @@ fn build_plugins_cmd(args: &[String]) -> Result<(), DynError> {
             "--features" => {
                 features.extend(expand_features(it.next().ok_or("--features needs a value")?)?)
             }
+            "--target" => target = Some(it.next().ok_or("--target needs a value")?.clone()),
+            "--board" => board = Some(boards::board(it.next().ok_or("--board needs a value")?)?),
             other => match other.strip_prefix("--features=") {
                 Some(v) => features.extend(expand_features(v)?),
                 None => return Err(format!("build-plugins: unknown argument {other:?}").into()),
             },
         }
     }
-    build_plugins(release, &features)
+    match target.as_deref() {
+        None if board.is_none() => build_plugins(release, &features),
+        None | Some(boards::TARGET) => {
+            let board = board.unwrap_or(boards::BOARDS[0]);
+            eprintln!(
+                "building for the {}: llama.cpp kernels {}",
+                board.what,
+                board.kernels.arch()
+            );
+            boards::cross_build(&[board.kernels], &[], release, &features)
+        }
+        Some(other) => Err(format!(
+            "build-plugins: cannot cross-build for {other:?} (only {})",
+            boards::TARGET
+        )
+        .into()),
+    }
 }
 
 fn build_plugins(release: bool, features: &[String]) -> Result<(), DynError> {
@@ -241,7 +268,7 @@ fn build_plugins(release: bool, features: &[String]) -> Result<(), DynError> {
 }
 
 /// Points `JOULEBENCH_DATA` at `../shared/datasets` beside the checkout when it is unset.
-fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
+pub(crate) fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
     if env::var_os("JOULEBENCH_DATA").is_some() {
         return Ok(());
     }
@@ -259,6 +286,8 @@ fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
 }
 
 fn test(args: &[String]) -> Result<(), DynError> {
+    let boards_too = !args.iter().any(|a| a == "--no-boards");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--no-boards").collect();
     ensure_system_packages()?;
     // The runtimes' tests use both models (the burn plugin checks Gemma 3 against llama.cpp).
     fetch_models::run(&[])?;
@@ -266,7 +295,10 @@ fn test(args: &[String]) -> Result<(), DynError> {
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"]).args(args);
     ensure_data_env(&mut cmd)?;
-    run(&mut cmd)
+    let workspace = run(&mut cmd);
+    // The boards run even when a workspace test failed, so that one CI run shows both.
+    let boards = if boards_too { boards::test() } else { Ok(()) };
+    workspace.and(boards)
 }
 
 fn bench(args: &[String]) -> Result<(), DynError> {
