@@ -7,7 +7,7 @@
 //!   board into `target-aarch64/` (see [`boards`]).
 //! - `test [ARGS...]`: installs what is missing, fetches the default model, builds the plugins,
 //!   then runs every test of the workspace (ARGS go to `cargo test`), then the emulated-board
-//!   test (`--no-boards` skips it).
+//!   test (`--no-boards` skips it; `test-boards` runs only that).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
@@ -30,6 +30,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins_cmd(rest),
         Some("test") => test(rest),
+        Some("test-boards") => boards::test(),
         Some("bench") => bench(rest),
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
@@ -55,6 +56,7 @@ tasks:
         [--board pi5|orin|nano]                   the board's llama.cpp kernels (default pi5)
   test [--no-boards] [ARGS...]                    build the plugins, then run every test, then
                                                   the emulated boards (qemu-aarch64)
+  test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
   fetch-models [--only smollm2|gemma3]            download the models into the cache

@@ -151,9 +151,16 @@ fn results(path: &Path) -> Vec<(String, Vec<TaskRecord>, String)> {
     out
 }
 
+/// `program` under qemu as `cpu`. The loader and the C library must come from the same glibc
+/// build: Debian's arm64 multiarch packages (pulled in with the aarch64 Rust standard library)
+/// put both in /lib; the cross toolchain's copy in /usr/aarch64-linux-gnu is used only without
+/// them. (Mixing the cross loader with the multiarch libc hangs in pthread_create.)
 fn qemu(cpu: &str, program: &Path) -> Command {
     let mut cmd = Command::new("qemu-aarch64-static");
-    cmd.args(["-L", "/usr/aarch64-linux-gnu", "-cpu", cpu]).arg(program);
+    if !Path::new("/lib/ld-linux-aarch64.so.1").exists() {
+        cmd.args(["-L", "/usr/aarch64-linux-gnu"]);
+    }
+    cmd.args(["-cpu", cpu]).arg(program);
     cmd
 }
 
