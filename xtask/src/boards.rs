@@ -5,7 +5,7 @@
 //! llama.cpp's dotprod and fp16 kernels (`armv8.2-a+dotprod+fp16`); the Jetson Nano (Cortex-A57)
 //! is plain `armv8-a`. llama-cpp-sys-2 pins every non-native aarch64 Linux build to `armv8-a`;
 //! `runtime-plugins/llama-cpp/cmake/cpu-arch.cmake` lets `GGML_CPU_ARM_ARCH` from the environment
-//! through. The Rust code of every set is built for the baseline (`target-cpu=generic`), so the
+//! through. The Rust code of every set is built for the baseline (`+neon`, no `target-cpu`), so the
 //! two sets share one target folder and differ only in ggml's CPU library: switching between them
 //! recompiles that library and relinks the llama.cpp plugin, nothing else.
 //!
@@ -189,9 +189,10 @@ pub fn cross_cargo(kernels: Kernels, release: bool) -> Result<Command, DynError>
         cmd.arg("--release");
     }
     cmd.env("CARGO_TARGET_DIR", target_dir())
-        // The baseline for the Rust code of every set (instead of config.toml's `native`), so
-        // that the sets share their Rust build; llama.cpp's kernels come from the arch below.
-        .env("RUSTFLAGS", "-C target-cpu=generic")
+        // The aarch64 baseline for the Rust code of every set (instead of config.toml's
+        // `native`), so that the sets share their Rust build; llama.cpp's kernels come from the
+        // arch below. Not `target-cpu=generic`: llama-cpp-sys-2 would pass it to gcc as -march.
+        .env("RUSTFLAGS", "-C target-feature=+neon")
         .env("GGML_CPU_ARM_ARCH", kernels.arch());
     if !host_is_aarch64() {
         let rustc = ensure_cross_toolchain(false)?;
