@@ -221,6 +221,7 @@ pub fn cross_build(
 ) -> Result<(), DynError> {
     crate::ensure_system_packages()?;
     for &kernels in sets {
+        force_llama_rerun_on_change(kernels, release)?;
         let mut cmd = cross_cargo(kernels, release)?;
         if packages.is_empty() {
             cmd.args(["--workspace", "--exclude", "xtask"]);
@@ -248,6 +249,43 @@ pub fn cross_build(
         );
     }
     Ok(())
+}
+
+/// Makes llama.cpp's build follow a change of kernel set. cargo does not rerun
+/// llama-cpp-sys-2's build script when only `GGML_CPU_ARM_ARCH` changes (seen with cargo 1.95),
+/// and cmake-rs skips cmake's configure step in an already configured folder, so the last set is
+/// recorded beside the build, and a change removes the script's fingerprints and cmake's cache.
+/// cmake keeps its objects and recompiles only ggml's CPU library, whose flags changed.
+fn force_llama_rerun_on_change(kernels: Kernels, release: bool) -> Result<(), DynError> {
+    let out = out_dir(release);
+    let marker = out.join("kernels").join("last");
+    let last = std::fs::read_to_string(&marker).unwrap_or_default();
+    if last.trim() != kernels.arch() {
+        let remove = |path: PathBuf| -> Result<(), DynError> {
+            let r = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            r.map_err(|e| format!("{}: {e}", path.display()).into())
+        };
+        for (dir, file) in [(".fingerprint", None), ("build", Some("out/build/CMakeCache.txt"))] {
+            let Ok(entries) = std::fs::read_dir(out.join(dir)) else { continue };
+            for e in entries.flatten() {
+                if !e.file_name().to_string_lossy().starts_with("llama-cpp-sys-2-") {
+                    continue;
+                }
+                match file {
+                    None => remove(e.path())?,
+                    Some(f) if e.path().join(f).exists() => remove(e.path().join(f))?,
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let dir = out.join("kernels");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(&marker, kernels.arch()).map_err(|e| format!("{}: {e}", marker.display()).into())
 }
 
 /// The emulated-board test: builds the test's packages for both kernel sets, then runs the
