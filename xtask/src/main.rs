@@ -3,8 +3,11 @@
 //! - `build-plugins [--release] [--features F,...]`: builds the host and every plugin `cdylib`
 //!   side by side in `target/<profile>/`, where the host looks for them. Cargo does not build a
 //!   cdylib that nothing depends on, so `cargo test` alone would test against stale plugins.
+//!   With `--target aarch64-unknown-linux-gnu [--board pi5|orin|nano]` it cross-builds them for a
+//!   board into `target-aarch64/` (see [`boards`]).
 //! - `test [ARGS...]`: installs what is missing, fetches the default model, builds the plugins,
-//!   then runs every test of the workspace (ARGS go to `cargo test`).
+//!   then runs every test of the workspace (ARGS go to `cargo test`), then the emulated-board
+//!   test with `--boards` (`test-boards` runs only that).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
@@ -12,6 +15,7 @@
 //!
 //! Std only, so that `cargo xtask` starts fast.
 
+mod boards;
 mod fetch_data;
 mod fetch_models;
 mod install;
@@ -28,6 +32,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins_cmd(rest),
         Some("test") => test(rest),
+        Some("test-boards") => boards::test(),
         Some("bench") => bench(rest),
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
@@ -50,7 +55,11 @@ fn print_help() {
 
 tasks:
   build-plugins [--release] [--features F,...]   build the host and every plugin cdylib
-  test [ARGS...]                                  build the plugins, then run every test
+        [--target aarch64-unknown-linux-gnu]      cross-build them for a board (target-aarch64/)
+        [--board pi5|orin|nano]                   the board's llama.cpp kernels (default pi5)
+  test [--boards] [ARGS...]                       build the plugins, then run every test (and,
+                                                  with --boards, the emulated boards)
+  test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
   fetch-models [--only smollm2|gemma3]            download the models into the cache
@@ -90,7 +99,7 @@ fn show(cmd: &Command) -> String {
     s
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -123,7 +132,7 @@ fn has_libclang() -> bool {
     })
 }
 
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
@@ -216,6 +225,8 @@ fn expand_features(list: &str) -> Result<Vec<String>, DynError> {
 fn build_plugins_cmd(args: &[String]) -> Result<(), DynError> {
     let mut release = false;
     let mut features = Vec::new();
+    let mut target = None;
+    let mut board = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -223,13 +234,31 @@ fn build_plugins_cmd(args: &[String]) -> Result<(), DynError> {
             "--features" => {
                 features.extend(expand_features(it.next().ok_or("--features needs a value")?)?)
             }
+            "--target" => target = Some(it.next().ok_or("--target needs a value")?.clone()),
+            "--board" => board = Some(boards::board(it.next().ok_or("--board needs a value")?)?),
             other => match other.strip_prefix("--features=") {
                 Some(v) => features.extend(expand_features(v)?),
                 None => return Err(format!("build-plugins: unknown argument {other:?}").into()),
             },
         }
     }
-    build_plugins(release, &features)
+    match target.as_deref() {
+        None if board.is_none() => build_plugins(release, &features),
+        None | Some(boards::TARGET) => {
+            let board = board.unwrap_or(boards::BOARDS[0]);
+            eprintln!(
+                "building for the {}: llama.cpp kernels {}",
+                board.what,
+                board.kernels.arch()
+            );
+            boards::cross_build(&[board.kernels], &[], release, &features)
+        }
+        Some(other) => Err(format!(
+            "build-plugins: cannot cross-build for {other:?} (only {})",
+            boards::TARGET
+        )
+        .into()),
+    }
 }
 
 fn build_plugins(release: bool, features: &[String]) -> Result<(), DynError> {
@@ -246,7 +275,7 @@ fn build_plugins(release: bool, features: &[String]) -> Result<(), DynError> {
 }
 
 /// Points `JOULEBENCH_DATA` at `../shared/datasets` beside the checkout when it is unset.
-fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
+pub(crate) fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
     if env::var_os("JOULEBENCH_DATA").is_some() {
         return Ok(());
     }
@@ -270,6 +299,9 @@ fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
 }
 
 fn test(args: &[String]) -> Result<(), DynError> {
+    // The emulated boards are opt-in until they have passed on all three CPUs.
+    let boards_too = args.iter().any(|a| a == "--boards");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--boards").collect();
     ensure_system_packages()?;
     // The runtimes' tests use both models (the burn plugin checks Gemma 3 against llama.cpp).
     fetch_models::run(&[])?;
@@ -277,7 +309,10 @@ fn test(args: &[String]) -> Result<(), DynError> {
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"]).args(args);
     ensure_data_env(&mut cmd)?;
-    run(&mut cmd)
+    let workspace = run(&mut cmd);
+    // The boards run even when a workspace test failed, so that one CI run shows both.
+    let boards = if boards_too { boards::test() } else { Ok(()) };
+    workspace.and(boards)
 }
 
 fn bench(args: &[String]) -> Result<(), DynError> {

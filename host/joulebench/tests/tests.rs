@@ -1,5 +1,6 @@
 //! The host's integration tests: one binary, one module per topic.
 
+mod boards;
 mod identity;
 mod latency;
 mod loading;

@@ -18,15 +18,20 @@
 //! `joulebench-runtime-common`'s [`Engine`] and [`LanguageModel`], whose adapter answers the host
 //! behind panic guards and whose boundary rule tokenizes the candidates.
 //!
-//! The build never uses `GGML_NATIVE` (its AMX kernels die with SIGILL on some virtual machines):
-//! the workspace compiles for `x86-64-v3`, which `llama-cpp-sys-2` hands to llama.cpp as AVX2, FMA
-//! and F16C. The `cuda` feature builds llama.cpp's CUDA backend for NVIDIA GPUs and Jetson boards.
+//! The CPU kernels are chosen at build time ([`kernels`] says how, docs/boards.md says which each
+//! board gets): on x86 never `GGML_NATIVE` (its AMX kernels die with SIGILL on some virtual
+//! machines) but x86-64-v3 with AVX-512, VNNI and BF16 for llama.cpp; on aarch64 the board's
+//! own CPU, or `GGML_CPU_ARM_ARCH` in a cross build. The runtime refuses to start on a CPU that
+//! lacks one of them, and states the kernels it runs and the target triple in its
+//! `engine_version`, which `joulebench plugins` prints and every result's provenance keeps. The
+//! `cuda` feature builds llama.cpp's CUDA backend for NVIDIA GPUs and Jetson boards.
 #![deny(missing_docs)]
 
 mod config;
 mod eval;
 mod file;
 mod generate;
+pub mod kernels;
 mod llama;
 mod reference;
 mod softmax;
@@ -53,6 +58,8 @@ pub struct LlamaCppRuntime {
 /// Builds the runtime from its configuration (TOML; see [`Config`] for the keys), wrapped for the
 /// host; it dereferences to the [`LlamaCppRuntime`].
 pub fn new(config: &str) -> Result<RuntimePlugin<LlamaCppRuntime>, AbiError> {
+    // Before any llama.cpp code runs: its kernels would die with SIGILL on a CPU without them.
+    kernels::check_cpu()?;
     let config = config::parse_config(config)?;
     // Check the combination now, so that a bad configuration fails before any model is named.
     config::settings(&config, &ModelOptions::default())?;
@@ -76,7 +83,8 @@ impl Engine for LlamaCppRuntime {
         let backend = self.config.backend.clone().unwrap_or_else(|| "cpu".into());
         RuntimeInfo {
             name: "llama.cpp".into(),
-            engine_version: BINDINGS_VERSION.into(),
+            engine_version: format!("{BINDINGS_VERSION}; {}", kernels::describe(&system_info()))
+                .into(),
             backends: config::available_backends().into_iter().map(Into::into).collect(),
             backend: backend.into(),
         }

@@ -50,12 +50,22 @@ fn model_info_describes_the_file() {
 }
 
 #[test]
-fn the_build_uses_avx2_without_native() {
+fn the_build_uses_avx2_and_the_configured_avx512_without_native() {
     let info = system_info();
     if cfg!(target_arch = "x86_64") {
         assert!(info.contains("AVX2 = 1"), "{info}");
         // GGML_NATIVE would also turn on AMX where the build machine advertises it
         assert!(!info.contains("AMX_INT8 = 1"), "{info}");
+        // .cargo/config.toml's AVX-512 choice reached llama.cpp (a build script that ran before
+        // the variables were set does not rerun by itself: `cargo clean -p llama-cpp-sys-2`)
+        let on = |v: Option<&str>| v.is_some_and(|v| v.eq_ignore_ascii_case("on"));
+        for (var, feature) in [
+            (option_env!("GGML_AVX512"), "AVX512 = 1"),
+            (option_env!("GGML_AVX512_VNNI"), "AVX512_VNNI = 1"),
+            (option_env!("GGML_AVX512_BF16"), "AVX512_BF16 = 1"),
+        ] {
+            assert_eq!(info.contains(feature), on(var), "{feature}: {info}");
+        }
     }
 }
 
