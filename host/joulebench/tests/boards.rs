@@ -183,7 +183,7 @@ fn output(cmd: &mut Command, what: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs the aarch64 cross build and qemu: `cargo xtask test` runs it"]
+#[ignore = "needs the aarch64 cross build and qemu: `cargo xtask test --boards` runs it"]
 fn emulated_boards_match_x86() {
     let Some(aarch64) = aarch64_dir() else {
         panic!("JOULEBENCH_AARCH64_DIR is unset: run `cargo xtask test`, which builds for aarch64")
@@ -300,7 +300,7 @@ fn emulated_boards_match_x86() {
 }
 
 #[test]
-#[ignore = "needs qemu-x86_64: `cargo xtask test` runs it"]
+#[ignore = "needs qemu-x86_64: `cargo xtask test --boards` runs it"]
 fn an_avx2_only_cpu_gets_a_refusal_naming_what_it_lacks() {
     // .cargo/config.toml's choice, which the llama.cpp plugin was built with too
     let avx512 = option_env!("GGML_AVX512").is_some_and(|v| v.eq_ignore_ascii_case("on"));
