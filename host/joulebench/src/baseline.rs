@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use joulebench_measure::IdleBaseline;
 use joulebench_measure::policy::{self, MIN_IDLE_S};
 use joulebench_sampler::{Clock, Sampler};
 
-use crate::loader::{Loaded, Plugin};
+use crate::loader::Loaded;
+use crate::runner::with_meter;
 
 /// Reads meter `id` alone for `seconds` at `sample_hz` and summarizes its total power.
 pub(crate) fn take(
@@ -21,29 +22,21 @@ pub(crate) fn take(
     seconds: f64,
     sample_hz: f64,
 ) -> Result<IdleBaseline> {
-    let mut loaded = plugins.remove(id).with_context(|| format!("plugin {id:?} is not loaded"))?;
-    let meter = match loaded.plugin {
-        Plugin::Meter(m) => m,
-        other => {
-            loaded.plugin = other;
-            plugins.insert(id.to_string(), loaded);
-            bail!("{id:?} is not a meter");
-        }
-    };
     let unix_start_s =
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-    let clock = Clock::new();
-    let t0 = clock.now();
-    let mut sampler = Sampler::start(meter, clock, sample_hz);
-    let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
-        sampler.trace();
-    }
-    let t1 = sampler.clock().now();
-    let (meter, trace) = sampler.stop();
-    loaded.plugin = Plugin::Meter(meter);
-    plugins.insert(id.to_string(), loaded);
+    let (t0, t1, trace) = with_meter(plugins, id, |_, meter| {
+        let clock = Clock::new();
+        let t0 = clock.now();
+        let mut sampler = Sampler::start(meter, clock, sample_hz);
+        let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+            sampler.trace();
+        }
+        let t1 = sampler.clock().now();
+        let (meter, trace) = sampler.stop();
+        (meter, (t0, t1, trace))
+    })?;
     let b = trace.idle_baseline(t0, t1);
     Ok(IdleBaseline {
         meter: id.to_string(),

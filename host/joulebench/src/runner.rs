@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use joulebench_abi::{DatasetBox, DatasetInfo, Selection};
+use joulebench_abi::{DatasetBox, DatasetInfo, MeterBox, Selection};
 use joulebench_measure::{HostInfo, Identity, Summary};
 use sha2::{Digest, Sha256};
 
@@ -145,6 +145,28 @@ pub(crate) fn sound(kind: &str, id: &str, name: &str) -> Result<()> {
         bail!("{kind} {id:?}: its info() panicked: {name}");
     }
     Ok(())
+}
+
+/// Lends meter `id` to `f`, which a sampler thread must own it for, with the other plugins;
+/// `f` hands the meter back, and it returns to the plugins whatever `f`'s result.
+pub(crate) fn with_meter<T>(
+    plugins: &mut HashMap<String, Loaded>,
+    id: &str,
+    f: impl FnOnce(&mut HashMap<String, Loaded>, MeterBox) -> (MeterBox, T),
+) -> Result<T> {
+    let mut loaded = plugins.remove(id).with_context(|| format!("plugin {id:?} is not loaded"))?;
+    let meter = match loaded.plugin {
+        Plugin::Meter(m) => m,
+        other => {
+            loaded.plugin = other;
+            plugins.insert(id.to_string(), loaded);
+            bail!("{id:?} is not a meter");
+        }
+    };
+    let (meter, out) = f(plugins, meter);
+    loaded.plugin = Plugin::Meter(meter);
+    plugins.insert(id.to_string(), loaded);
+    Ok(out)
 }
 
 fn hex(bytes: &[u8]) -> String {

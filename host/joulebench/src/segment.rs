@@ -28,7 +28,7 @@ use joulebench_sampler::{Clock, Sampler, Trace};
 use crate::loader::{Loaded, Plugin};
 use crate::manifest::Experiment;
 use crate::progress::{Progress, ProgressMode};
-use crate::runner::{Run, dataset, plugin_mut, sound};
+use crate::runner::{Run, dataset, plugin_mut, sound, with_meter};
 use crate::store::{LatencyRecord, PhaseRecord, SampleRecord, Store, TaskRecord};
 
 /// One experiment as one process works on it.
@@ -110,37 +110,34 @@ impl Segment<'_> {
         let tasks = self.build_tasks(plugins, &todo, latency.clone())?;
         let spec = self.model_spec()?;
 
-        let mut meter_plugin = plugins.remove(&exp.meter).context("unknown meter")?;
-        let meter_identity = meter_plugin.identity();
-        let meter: MeterBox = match meter_plugin.plugin {
-            Plugin::Meter(m) => m,
-            other => {
-                meter_plugin.plugin = other;
-                plugins.insert(exp.meter.clone(), meter_plugin);
-                bail!("{:?} is not a meter", exp.meter)
-            }
-        };
-        let meter_info = meter.info();
-        if let Err(e) = sound("meter", &exp.meter, &meter_info.name) {
-            meter_plugin.plugin = Plugin::Meter(meter);
-            plugins.insert(exp.meter.clone(), meter_plugin);
-            return Err(e);
-        }
-        let clock = Clock::new();
-        let segment =
-            store.begin_segment(self.experiment_id, self.run.run_id, unix_now() - clock.now())?;
-        let mut live = Live {
-            segment,
-            sampler: Sampler::start(meter, clock, exp.sample_hz),
-            stored_samples: 0,
-            meter_info,
-            meter: Some(meter_identity),
-        };
-        let result = self.evaluate(plugins, store, &mut live, &todo, latency, &tasks, &spec);
-        let Live { sampler, stored_samples, .. } = live;
-        let (meter, trace) = sampler.stop();
-        meter_plugin.plugin = Plugin::Meter(meter);
-        plugins.insert(exp.meter.clone(), meter_plugin);
+        let meter_identity = plugins.get(&exp.meter).map(Loaded::identity);
+        let (segment, trace, stored_samples, result) =
+            with_meter(plugins, &exp.meter, |plugins, meter: MeterBox| {
+                let meter_info = meter.info();
+                if let Err(e) = sound("meter", &exp.meter, &meter_info.name) {
+                    return (meter, (0, None, 0, Err(e)));
+                }
+                let clock = Clock::new();
+                let origin = unix_now() - clock.now();
+                let segment = match store.begin_segment(self.experiment_id, self.run.run_id, origin)
+                {
+                    Ok(s) => s,
+                    Err(e) => return (meter, (0, None, 0, Err(e))),
+                };
+                let mut live = Live {
+                    segment,
+                    sampler: Sampler::start(meter, clock, exp.sample_hz),
+                    stored_samples: 0,
+                    meter_info,
+                    meter: meter_identity,
+                };
+                let result =
+                    self.evaluate(plugins, store, &mut live, &todo, latency, &tasks, &spec);
+                let Live { sampler, stored_samples, .. } = live;
+                let (meter, trace) = sampler.stop();
+                (meter, (segment, Some(trace), stored_samples, result))
+            })?;
+        let Some(trace) = trace else { return result.map(|_| ()) };
         store.store_samples(self.experiment_id, segment, &samples_since(&trace, stored_samples))?;
         let model_info = result?;
         for p in store.phases(self.experiment_id)?.into_iter().filter(|p| p.segment == segment) {
