@@ -35,6 +35,7 @@ use joulebench_abi::{
     ScoredTask, Task,
 };
 use joulebench_gguf::Gguf;
+use joulebench_runtime_common::softmax::row_stats;
 use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -252,20 +253,8 @@ fn ids(tokens: &[i32]) -> Vec<u32> {
 
 /// `log p(token)` and whether `token` is the first argmax of `row`.
 fn score_row(row: &[f32], token: usize) -> (f32, bool) {
-    let mut max = f32::NEG_INFINITY;
-    let mut arg = 0;
-    for (i, &x) in row.iter().enumerate() {
-        if x > max {
-            max = x;
-            arg = i;
-        }
-    }
-    let sum: f64 = row
-        .chunks(1024)
-        .map(|ch| f64::from(ch.iter().map(|&x| (x - max).exp()).sum::<f32>()))
-        .sum();
-    let lse = f64::from(max) + sum.ln();
-    ((f64::from(row[token]) - lse) as f32, arg == token)
+    let stats = row_stats(row);
+    (stats.logprob(row, token), stats.is_greedy(row, token))
 }
 
 impl BurnModel {

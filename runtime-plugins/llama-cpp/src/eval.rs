@@ -9,7 +9,7 @@ use joulebench_abi::{AbiError, Counters, Evaluation, ScoredTask, Task};
 use joulebench_runtime_common::{LanguageModel, PreparedTask};
 
 use crate::llama::{LlamaCppModel, decode_error};
-use crate::softmax::row_stats;
+use joulebench_runtime_common::softmax::row_stats;
 
 impl LlamaCppModel {
     /// Scores every candidate of every task.

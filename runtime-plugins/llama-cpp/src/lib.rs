@@ -34,7 +34,6 @@ mod generate;
 pub mod kernels;
 mod llama;
 mod reference;
-mod softmax;
 
 use joulebench_abi::{
     AbiError, Evaluation, GenerateRequest, Generation, ModelInfo, ModelSpec, RuntimeInfo, Task,
@@ -43,8 +42,8 @@ use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin};
 
 pub use config::{Backend, Config, DEFAULT_CONTEXT_SIZE, ModelOptions, Settings};
 pub use file::{GgufHeader, check_gguf};
+pub use joulebench_runtime_common::softmax::{RowStats, row_stats};
 pub use llama::{LlamaCppModel, system_info};
-pub use softmax::{RowStats, row_stats};
 
 /// The version of the `llama-cpp-2` bindings this plugin is built against.
 pub const BINDINGS_VERSION: &str = "llama-cpp-2 0.1.160";
