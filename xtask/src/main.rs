@@ -10,6 +10,7 @@
 //!   test with `--boards` (`test-boards` runs only that).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
+//!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]).
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
 //! - `install [--prefix DIR]`: the release build as a `joulebench` command (see `install.rs`).
 //!
@@ -19,6 +20,7 @@ mod boards;
 mod fetch_data;
 mod fetch_models;
 mod install;
+mod kernels;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,8 @@ tasks:
   test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
+  bench --kernels [--tasks N]                     HellaSwag speed of llama.cpp's AVX2 and AVX-512
+                                                  builds and ubatch 48/512, beside llama-perplexity
   fetch-models [--only smollm2|gemma3]            download the models into the cache
   fetch-data [--from DIR]                         download (or import) the benchmark data
   deps                                            install the system packages the build needs
@@ -276,19 +280,26 @@ fn build_plugins(release: bool, features: &[String]) -> Result<(), DynError> {
 
 /// Points `JOULEBENCH_DATA` at `../shared/datasets` beside the checkout when it is unset.
 pub(crate) fn ensure_data_env(cmd: &mut Command) -> Result<(), DynError> {
-    if env::var_os("JOULEBENCH_DATA").is_some() {
-        return Ok(());
+    if env::var_os("JOULEBENCH_DATA").is_none() {
+        cmd.env("JOULEBENCH_DATA", data_dir()?);
+    }
+    Ok(())
+}
+
+/// The benchmark data: `JOULEBENCH_DATA`, else `../shared/datasets` beside the checkout, else
+/// where `cargo xtask fetch-data` puts it.
+pub(crate) fn data_dir() -> Result<PathBuf, DynError> {
+    if let Some(dir) = env::var_os("JOULEBENCH_DATA") {
+        return Ok(PathBuf::from(dir));
     }
     let shared = project_root().join("../shared/datasets");
     if shared.join("hellaswag").is_dir() {
-        cmd.env("JOULEBENCH_DATA", shared.canonicalize()?);
-        return Ok(());
+        return Ok(shared.canonicalize()?);
     }
-    // Where `cargo xtask fetch-data` puts it; the dataset plugins look there too.
+    // The dataset plugins look there too.
     let fetched = fetch_data::default_dest()?;
     if fetched.join("hellaswag").is_dir() {
-        cmd.env("JOULEBENCH_DATA", fetched);
-        return Ok(());
+        return Ok(fetched);
     }
     Err(format!(
         "no benchmark data: set JOULEBENCH_DATA to a folder holding mmlu/, hellaswag/ and winogrande/ \
@@ -318,9 +329,17 @@ fn test(args: &[String]) -> Result<(), DynError> {
 fn bench(args: &[String]) -> Result<(), DynError> {
     let mut manifest = "plugins.toml".to_string();
     let mut no_run = false;
-    for a in args {
+    let mut kernels = false;
+    let mut tasks = 400;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--no-run" => no_run = true,
+            "--kernels" => kernels = true,
+            "--tasks" => {
+                let v = it.next().ok_or("--tasks needs a number")?;
+                tasks = v.parse().map_err(|_| format!("--tasks: not a number: {v:?}"))?;
+            }
             other if other.starts_with('-') => {
                 return Err(format!("bench: unknown argument {other:?}").into());
             }
@@ -330,6 +349,9 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     ensure_system_packages()?;
     fetch_models::ensure_default_model()?;
     build_plugins(true, &[])?;
+    if kernels {
+        return kernels::bench(tasks, no_run);
+    }
     if no_run {
         return Ok(());
     }
