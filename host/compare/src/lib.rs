@@ -246,8 +246,12 @@ pub struct Row {
     pub method: String,
     /// Values behind each side: runs, paired tasks or per-task latencies.
     pub n: (usize, usize),
-    /// Whether either side's figure comes from estimated energy.
+    /// Whether either side's figure comes from estimated energy (and so the change does).
     pub estimated: bool,
+    /// Whether the baseline's figure does.
+    pub baseline_estimated: bool,
+    /// Whether the candidate's figure does.
+    pub candidate_estimated: bool,
 }
 
 impl Row {
@@ -390,6 +394,8 @@ fn accuracy_row(cell: &Cell, alpha: f64, notes: &mut Vec<String>) -> Row {
         method: "no tasks in common".into(),
         n: (n as usize, n as usize),
         estimated: false,
+        baseline_estimated: false,
+        candidate_estimated: false,
     };
     row.relative = relative(row.baseline, row.candidate);
     if let Some(t) = significance::mcnemar(only_b, only_c, n) {
@@ -409,12 +415,9 @@ fn repeated_row(cell: &Cell, spec: &(&str, &str, Better, bool, Getter), alpha: f
     let vc: Vec<f64> = cell.candidate.iter().filter_map(|r| get(&r.metrics)).collect();
     let mean = joulebench_metrics::stats::mean;
     let (b, c) = (mean(&vb), mean(&vc));
-    let estimated = energy
-        && cell
-            .baseline
-            .iter()
-            .chain(&cell.candidate)
-            .any(|r| r.metrics.energy_quality.is_marked());
+    let marked = |runs: &[Run]| energy && runs.iter().any(|r| r.metrics.energy_quality.is_marked());
+    let (baseline_estimated, candidate_estimated) =
+        (marked(&cell.baseline), marked(&cell.candidate));
     let mut row = Row {
         metric: name.into(),
         unit: unit.into(),
@@ -433,7 +436,9 @@ fn repeated_row(cell: &Cell, spec: &(&str, &str, Better, bool, Getter), alpha: f
             "needs 2 runs a side (repeats) for a test".into()
         },
         n: (vb.len(), vc.len()),
-        estimated,
+        estimated: baseline_estimated || candidate_estimated,
+        baseline_estimated,
+        candidate_estimated,
     };
     if let Some(t) = significance::welch(&vb, &vc) {
         row.ci95 = t.ci95;
@@ -467,6 +472,8 @@ fn quantile_row(cell: &Cell, name: &str, q: f64, options: &Options) -> Row {
         method: "needs 2 per-task latencies a side (a latency pass)".into(),
         n: (vb.len(), vc.len()),
         estimated: false,
+        baseline_estimated: false,
+        candidate_estimated: false,
     };
     if let Some(t) = significance::bootstrap(&vb, &vc, q, options.bootstrap) {
         row.ci95 = t.ci95;

@@ -43,20 +43,32 @@ fn p_text(p: f64) -> String {
 }
 
 /// A row's value on one side, marked when estimated.
-pub fn value_text(row: &Row, v: Option<f64>) -> String {
+pub fn value_text(row: &Row, v: Option<f64>, estimated: bool) -> String {
     match v {
         None => MISSING.into(),
         Some(v) if row.unit == "%" => format!("{v:.2}"),
-        Some(v) => format!("{}{}", fmt_num(v), if row.estimated { ESTIMATED } else { "" }),
+        Some(v) => format!("{}{}", fmt_num(v), if estimated { ESTIMATED } else { "" }),
     }
 }
 
-/// A row's change: points for accuracy, else the difference and the relative change.
+/// The baseline's value as text.
+pub fn baseline_text(row: &Row) -> String {
+    value_text(row, row.baseline, row.baseline_estimated)
+}
+
+/// The candidate's value as text.
+pub fn candidate_text(row: &Row) -> String {
+    value_text(row, row.candidate, row.candidate_estimated)
+}
+
+/// A row's change: points for accuracy, else the difference and the relative change; marked
+/// `~` when either side's figure is estimated.
 pub fn change_text(row: &Row) -> String {
+    let mark = if row.estimated { ESTIMATED } else { "" };
     match (row.difference, row.relative) {
         (Some(d), _) if row.unit == "%" => format!("{d:+.2} pt"),
-        (Some(d), Some(r)) => format!("{} {} ({:+.1} %)", signed(d), row.unit, 100.0 * r),
-        (Some(d), None) => format!("{} {}", signed(d), row.unit),
+        (Some(d), Some(r)) => format!("{} {} ({:+.1} %){mark}", signed(d), row.unit, 100.0 * r),
+        (Some(d), None) => format!("{} {}{mark}", signed(d), row.unit),
         _ => MISSING.into(),
     }
 }
@@ -150,8 +162,8 @@ pub fn markdown(comparison: &Comparison, gate: &[GateOutcome]) -> String {
                 &mut out,
                 &[
                     row.metric.clone(),
-                    value_text(row, row.baseline),
-                    value_text(row, row.candidate),
+                    baseline_text(row),
+                    candidate_text(row),
                     bold(change_text(row)),
                     ci_text(row),
                     p_cell(row),
@@ -207,7 +219,7 @@ fn opt(v: Option<f64>) -> String {
 /// values empty.
 pub fn csv(comparison: &Comparison) -> String {
     let mut out = String::from(
-        "cell,metric,unit,baseline,candidate,difference,relative,ci95_low,ci95_high,p_value,significant,verdict,test,method,n_baseline,n_candidate,estimated\n",
+        "cell,metric,unit,baseline,candidate,difference,relative,ci95_low,ci95_high,p_value,significant,verdict,test,method,n_baseline,n_candidate,baseline_estimated,candidate_estimated\n",
     );
     for cell in &comparison.cells {
         let title = cell_title(comparison, cell);
@@ -229,7 +241,8 @@ pub fn csv(comparison: &Comparison) -> String {
                 csv_field(&r.method),
                 r.n.0.to_string(),
                 r.n.1.to_string(),
-                r.estimated.to_string(),
+                r.baseline_estimated.to_string(),
+                r.candidate_estimated.to_string(),
             ];
             out.push_str(&fields.join(","));
             out.push('\n');
@@ -274,7 +287,7 @@ pub fn bench(comparison: &Comparison) -> Vec<BenchEntry> {
                 range: r.ci95.map(|(lo, hi)| format!("± {}", fmt_num((hi - lo) / 2.0))),
                 extra: format!(
                     "baseline {}; change {}; p {}; {}",
-                    value_text(r, r.baseline),
+                    baseline_text(r),
                     change_text(r),
                     p_cell(r),
                     verdict(r)

@@ -110,7 +110,7 @@ fn term_holds(e: &StoredExperiment, term: &str, latest_run: i64) -> Result<bool>
     Ok(term == "all" || e.name == term || e.name.split('/').next() == Some(term))
 }
 
-/// The experiments a selector chooses (see the module documentation), in store order. An
+/// The experiments a selector chooses (see the module documentation), by repeat, else in store order. An
 /// empty choice is an error that lists what the store holds.
 pub fn select<'a>(
     all: &'a [StoredExperiment],
@@ -133,6 +133,8 @@ pub fn select<'a>(
             out.push(e);
         }
     }
+    // Repeats in order, so that "each side's first run" is its repeat 0.
+    out.sort_by_key(|e| e.summary.labels.repeat);
     if out.is_empty() {
         let names: Vec<String> = all.iter().map(StoredExperiment::label).collect();
         bail!(

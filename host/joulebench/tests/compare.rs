@@ -193,7 +193,7 @@ fn latencies(shift: f64) -> Vec<f64> {
 /// Two stores: the baseline (model A: 4 repeats on winogrande, 1 on hellaswag, measured) and
 /// the candidate (model B: 3 repeats on winogrande, 1 on hellaswag, estimated). The same
 /// experiments are also written into one combined store.
-fn stores(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn stores(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let wino = table(20, 2, 9, 9);
     let hella = table(150, 25, 10, 15);
     assert_eq!((wino.len(), hella.len()), (WINO_TASKS, HELLA_TASKS));
@@ -262,7 +262,7 @@ fn stores(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
-fn joulebench(args: &[&str]) -> (i32, String, String) {
+pub fn joulebench(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_joulebench")).args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -352,7 +352,8 @@ fn two_stores_compare_with_the_independently_worked_p_values_and_intervals() {
             && close(num(&r["ci95"][1]), 1.602_389_501_087_0, 1e-8)
     );
     assert_eq!(r["significant"], true);
-    assert_eq!(r["estimated"], true, "the candidate's energy is estimated");
+    assert_eq!(r["candidate_estimated"], true, "the candidate's energy is estimated");
+    assert_eq!(r["baseline_estimated"], false, "the baseline's is measured");
     assert_eq!(r["n"], serde_json::json!([4, 3]));
 
     // Time per inference: ttest_ind([0.252, 0.268, 0.247], [0.250, 0.265, 0.245, 0.255],
@@ -471,7 +472,10 @@ fn selectors_choose_by_axis_id_and_run_and_say_what_the_store_holds() {
         out.contains("| accuracy_pct | 55.00 | 72.50 | +17.50 pt | [+2.18, +32.82] pt | 0.065 |"),
         "{out}"
     );
-    assert!(out.contains("**+1.08 J (+10.6 %)**"), "the significant change is bold: {out}");
+    assert!(
+        out.contains("| 10.2 | 11.3~ | **+1.08 J (+10.6 %)~** |"),
+        "the significant change is bold: {out}"
+    );
     // Runs 1-4 measured model A on winogrande (one run per experiment in the combined store).
     let (code, out, err) = md("run:1,dataset=winogrande", "b,dataset=winogrande");
     assert_eq!(code, 0, "{err}");

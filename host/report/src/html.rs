@@ -182,7 +182,7 @@ fn markdown_to_html(md: &str) -> String {
 
 /// Axis ticks: about `n` round numbers covering lo..hi.
 fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / n as f64;
@@ -325,10 +325,10 @@ fn pareto_svg(points: &[ScatterPoint], groups: &[String]) -> String {
     });
     let (ylo, yhi) = padded(ymin, ymax, 0.15, 2.0);
     let frame = Frame {
-        w: 760.0,
+        w: 900.0,
         h: 420.0,
         left: 60.0,
-        right: 170.0,
+        right: 250.0,
         top: 20.0,
         bottom: 44.0,
         x,
@@ -381,13 +381,20 @@ fn pareto_svg(points: &[ScatterPoint], groups: &[String]) -> String {
     }
     for (i, g) in groups.iter().enumerate() {
         let y = 30.0 + 18.0 * i as f64;
+        // Long names are cut in the legend and given whole on hover.
+        let short: String = if g.chars().count() > 34 {
+            g.chars().take(33).chain(['…']).collect()
+        } else {
+            g.clone()
+        };
         let _ = write!(
             out,
-            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{}</text>",
-            frame.w - 160.0,
-            frame.w - 150.0,
-            y + 4.0,
+            "<g><title>{}</title><circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
             esc(g),
+            frame.w - 240.0,
+            frame.w - 230.0,
+            y + 4.0,
+            esc(&short),
             c = PALETTE[i % PALETTE.len()]
         );
     }
@@ -396,8 +403,8 @@ fn pareto_svg(points: &[ScatterPoint], groups: &[String]) -> String {
         let _ = write!(
             out,
             "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"#fff\" stroke=\"#555\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">estimated energy</text>",
-            frame.w - 160.0,
-            frame.w - 150.0,
+            frame.w - 240.0,
+            frame.w - 230.0,
             y + 4.0
         );
     }
@@ -414,6 +421,36 @@ fn phase_fill(name: &str) -> &'static str {
         "latency" => "#9467bd",
         _ => "#17becf",
     }
+}
+
+/// A polyline's points (in pixels, by time) with at most four per pixel column: the first, the
+/// lowest, the highest and the last, in time order, so that no spike is lost and a long trace
+/// stays small.
+fn decimate(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < points.len() {
+        let column = points[i].0.floor();
+        let mut j = i;
+        while j < points.len() && points[j].0.floor() == column {
+            j += 1;
+        }
+        let group = &points[i..j];
+        if group.len() <= 4 {
+            out.extend_from_slice(group);
+        } else {
+            let lo =
+                (0..group.len()).min_by(|&a, &b| group[a].1.total_cmp(&group[b].1)).unwrap_or(0);
+            let hi =
+                (0..group.len()).max_by(|&a, &b| group[a].1.total_cmp(&group[b].1)).unwrap_or(0);
+            let mut keep = vec![0, lo, hi, group.len() - 1];
+            keep.sort_unstable();
+            keep.dedup();
+            out.extend(keep.into_iter().map(|k| group[k]));
+        }
+        i = j;
+    }
+    out
 }
 
 /// The total power over a run with its phases shaded; every phase and up to 300 samples carry
@@ -433,7 +470,7 @@ fn trace_svg(e: &HtmlExperiment) -> Option<String> {
         .fold(f64::INFINITY, f64::min);
     let pmax = s.iter().map(|p| p.1).fold(0f64, f64::max);
     let frame = Frame {
-        w: 760.0,
+        w: 900.0,
         h: 260.0,
         left: 60.0,
         right: 20.0,
@@ -450,8 +487,7 @@ fn trace_svg(e: &HtmlExperiment) -> Option<String> {
         let (x0, x1) = (frame.px(p.start_s), frame.px(p.end_s));
         let _ = write!(
             out,
-            "<rect class=\"phase\" x=\"{x0:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.15\"><title>{}: {:.1}–{:.1} s ({:.1} s)</title></rect>\
-             <text x=\"{:.1}\" y=\"{}\" fill=\"#555\">{}</text>",
+            "<rect class=\"phase\" x=\"{x0:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.15\"><title>{}: {:.1}–{:.1} s ({:.1} s)</title></rect>",
             frame.top,
             (x1 - x0).max(0.5),
             frame.h - frame.top - frame.bottom,
@@ -460,18 +496,26 @@ fn trace_svg(e: &HtmlExperiment) -> Option<String> {
             p.start_s,
             p.end_s,
             p.end_s - p.start_s,
-            x0 + 3.0,
-            frame.top + 12.0,
-            esc(&p.name)
         );
+        // A name only where it fits; the hover names every phase.
+        if x1 - x0 > 8.0 * p.name.len() as f64 {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{}\" fill=\"#555\">{}</text>",
+                x0 + 3.0,
+                frame.top + 12.0,
+                esc(&p.name)
+            );
+        }
     }
     frame.axes(
         &mut out,
         "Time (s)",
         if estimated { "Total power (W, estimated ~)" } else { "Total power (W)" },
     );
+    let pixels: Vec<(f64, f64)> = s.iter().map(|p| (frame.px(p.0), frame.py(p.1))).collect();
     let path: Vec<String> =
-        s.iter().map(|p| format!("{:.1},{:.1}", frame.px(p.0), frame.py(p.1))).collect();
+        decimate(&pixels).iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
     let _ = write!(
         out,
         "<polyline points=\"{}\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\"/>",
@@ -509,7 +553,7 @@ fn latency_svg(label: &str, latencies: &[f64]) -> Option<String> {
     }
     let top = *counts.iter().max().unwrap_or(&1) as f64;
     let frame = Frame {
-        w: 760.0,
+        w: 900.0,
         h: 240.0,
         left: 60.0,
         right: 20.0,
@@ -733,8 +777,8 @@ fn compare_row(r: &Row) -> String {
     format!(
         "<tr{class}><td>{}</td>{}{}<td class=\"num chg\" data-v=\"{}\">{}</td><td class=\"num\">{}</td>{}<td>{}</td><td>{}</td></tr>\n",
         esc(&r.metric),
-        num_td(r.baseline, &cmp::value_text(r, r.baseline), r.estimated),
-        num_td(r.candidate, &cmp::value_text(r, r.candidate), r.estimated),
+        num_td(r.baseline, &cmp::baseline_text(r), r.baseline_estimated),
+        num_td(r.candidate, &cmp::candidate_text(r), r.candidate_estimated),
         r.relative.or(r.difference).unwrap_or(f64::NAN),
         esc(&cmp::change_text(r)),
         esc(&cmp::ci_text(r)),
@@ -755,9 +799,9 @@ pub fn render_compare_html(
 ) -> String {
     let title = "joulebench compare";
     let mut body = format!("<h1>{title}</h1>\n");
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<p>Baseline: <b>{}</b>. Candidate: <b>{}</b>.</p>\n",
+        "<p>Baseline: <b>{}</b>. Candidate: <b>{}</b>.</p>",
         esc(&comparison.baseline),
         esc(&comparison.candidate)
     );
@@ -821,7 +865,7 @@ pub fn render_compare_html(
     body.push_str(&pareto_svg(&points, &["baseline".to_string(), "candidate".to_string()]));
     body.push_str("<div class=\"sides\">");
     for (name, side) in [("Baseline", baseline), ("Candidate", candidate)] {
-        let _ = write!(body, "<div class=\"side\"><h2>{name}</h2>\n");
+        let _ = writeln!(body, "<div class=\"side\"><h2>{name}</h2>");
         body.push_str(&experiments_table(side));
         traces_and_latencies(&mut body, side);
         body.push_str("<h2>Provenance</h2>\n");
@@ -845,6 +889,18 @@ mod tests {
         assert!(html.contains("<h3>Energy</h3>"));
         assert!(html.contains("<th>a</th><th>b</th>"));
         assert!(html.contains("<td>x | y</td><td class=\"num est\">53.8~</td>"), "{html}");
+    }
+
+    #[test]
+    fn decimation_keeps_spikes_and_ends() {
+        // 100 points in one pixel column, a spike at the 50th: first, low, spike, last remain.
+        let mut pts: Vec<(f64, f64)> = (0..100).map(|i| (10.0 + i as f64 / 200.0, 50.0)).collect();
+        pts[50].1 = 5.0;
+        pts[70].1 = 60.0;
+        let d = decimate(&pts);
+        assert_eq!(d, vec![pts[0], pts[50], pts[70], pts[99]]);
+        let few = [(1.0, 2.0), (2.5, 3.0)];
+        assert_eq!(decimate(&few), few.to_vec());
     }
 
     #[test]
