@@ -128,6 +128,9 @@ fn self_contained(html: &str) {
 
 #[test]
 fn html_report_and_comparison_render_in_headless_chromium() {
+    // Chromium's processes would take the cores from a test running the real model, whose
+    // sampler thread must keep its rate.
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (_, _, both) = stores(dir.path());
     let profile = dir.path().join("chromium-profile");
