@@ -515,3 +515,64 @@ pub fn compare(pairing: Pairing, options: &Options) -> Comparison {
         unmatched: pairing.unmatched,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use joulebench_metrics::{EnergyQuality, ExperimentFigures, compute};
+
+    fn run(label: &str, model: &str, dataset: &str) -> Run {
+        let figures = ExperimentFigures {
+            tasks: 2,
+            correct: 1,
+            correct_norm: None,
+            metric: Default::default(),
+            eval_seconds: 1.0,
+            eval_energy_j: Some(2.0),
+            energy_quality: EnergyQuality::Measured,
+            idle_power_w: None,
+            tokens: 10,
+            parameters: 1,
+            nominal_parameters_b: None,
+            task_latencies_s: vec![],
+            rails: vec![],
+        };
+        Run {
+            label: label.into(),
+            axes: [("model", model), ("dataset", dataset)]
+                .map(|(a, v)| (a.to_string(), v.to_string()))
+                .into_iter()
+                .collect(),
+            metrics: compute(&figures).unwrap(),
+            verdicts: vec![("t0".into(), true), ("t1".into(), false)],
+            latencies_s: vec![],
+        }
+    }
+
+    #[test]
+    fn pairing_matches_datasets_and_refuses_mixed_sides() {
+        let p = pair(
+            vec![run("a-w", "A", "w"), run("a-h", "A", "h")],
+            vec![run("b-w", "B", "w"), run("b-x", "B", "x")],
+        )
+        .unwrap();
+        assert_eq!(p.compared, vec![("model".into(), "A".into(), "B".into())]);
+        assert_eq!(p.cells.len(), 1);
+        assert_eq!(p.cells[0].key, vec![("dataset".to_string(), "w".to_string())]);
+        assert_eq!(
+            p.unmatched,
+            vec![
+                "candidate: b-x (no baseline on dataset = x)",
+                "baseline: a-h (no candidate on dataset = h)"
+            ]
+        );
+        // Two models against one: the baseline would average two systems.
+        let e = pair(vec![run("a", "A", "w"), run("c", "C", "w")], vec![run("b", "B", "w")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the baseline holds several models (A, C) on dataset = w"), "{e}");
+        let e = pair(vec![run("a", "A", "w")], vec![run("b", "B", "h")]).unwrap_err().to_string();
+        assert!(e.contains("no experiment of the baseline matches"), "{e}");
+        assert!(pair(vec![], vec![run("b", "B", "h")]).is_err());
+    }
+}
