@@ -5,7 +5,8 @@
 //!   cdylib that nothing depends on, so `cargo test` alone would test against stale plugins.
 //!   With `--target aarch64-unknown-linux-gnu [--board pi5|orin|nano]` it cross-builds them for a
 //!   board into `target-aarch64/` (see [`boards`]).
-//! - `test [ARGS...]`: installs what is missing, fetches the default model, builds the plugins,
+//! - `test [ARGS...]`: installs what is missing (the build's packages, and Chromium for the HTML
+//!   report's browser test), fetches the default model, builds the plugins,
 //!   then runs every test of the workspace (ARGS go to `cargo test`), then the emulated-board
 //!   test with `--boards` (`test-boards` runs only that).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
@@ -153,6 +154,21 @@ fn ensure_system_packages() -> Result<(), DynError> {
     if !has_libclang() {
         missing.push("libclang-dev");
     }
+    apt_install(&missing)
+}
+
+/// The tests open the HTML report in Debian's headless Chromium: install it like the build's
+/// packages when it is missing.
+fn ensure_test_packages() -> Result<(), DynError> {
+    let browsers = ["chromium", "chromium-browser", "google-chrome"];
+    if std::env::var_os("CHROMIUM").is_some() || browsers.iter().any(|b| on_path(b)) {
+        return Ok(());
+    }
+    apt_install(&["chromium"])
+}
+
+/// Installs Debian packages with apt when running as root, else names the one command that does.
+fn apt_install(missing: &[&str]) -> Result<(), DynError> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -174,7 +190,7 @@ fn ensure_system_packages() -> Result<(), DynError> {
     run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq"])
-        .args(&missing)
+        .args(missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
@@ -314,6 +330,7 @@ fn test(args: &[String]) -> Result<(), DynError> {
     let boards_too = args.iter().any(|a| a == "--boards");
     let args: Vec<&String> = args.iter().filter(|a| *a != "--boards").collect();
     ensure_system_packages()?;
+    ensure_test_packages()?;
     // The runtimes' tests use both models (the burn plugin checks Gemma 3 against llama.cpp).
     fetch_models::run(&[])?;
     build_plugins(false, &[])?;

@@ -7,7 +7,8 @@
 //! - [`runner`]: runs a manifest's experiments; each one in segments ([`segment`], crate-private)
 //!   with a progress bar (`progress`, crate-private).
 //! - [`store`]: the SQLite results store.
-//! - [`report`]: the report's input from the store.
+//! - [`report`]: the report's input from the store; [`html`]: the HTML report's.
+//! - [`compare`]: `joulebench compare`: two sets of experiments from one or two stores.
 //! - [`describe`]: what `joulebench plugins` prints; [`hostinfo`]: the machine, for provenance.
 //!
 //! The flow is one way: manifest → loader → runner → store → report. Every threshold and formula
@@ -18,8 +19,10 @@
 #![deny(missing_docs)]
 
 mod baseline;
+pub mod compare;
 pub mod describe;
 pub mod hostinfo;
+pub mod html;
 pub mod loader;
 pub mod manifest;
 mod progress;

@@ -2,12 +2,13 @@
 //!
 //! `joulebench run` runs a manifest's experiments and stores every result; `joulebench report`
 //! prints the study's tables and draws the plots from the store; `joulebench plugins` lists the
-//! manifest's plugins; `joulebench validate` checks a manifest without running anything.
+//! manifest's plugins; `joulebench validate` checks a manifest without running anything;
+//! `joulebench compare` compares two sets of experiments and gates regressions.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use joulebench::describe::describe;
 use joulebench::loader::{load, manifest_plugin_dir};
@@ -69,7 +70,13 @@ enum Command {
         /// Write SVG and PNG plots into this folder.
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Write the whole report as one self-contained HTML file.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
+    /// Compare two sets of experiments (from one store or two), with significance tests and
+    /// an optional regression gate (exit status 3 when a --fail-if rule trips).
+    Compare(joulebench::compare::CompareArgs),
 }
 
 fn plugins(path: &Path) -> Result<()> {
@@ -160,6 +167,7 @@ fn report(
     results: Option<&Path>,
     format: &str,
     plot: Option<&Path>,
+    html: Option<&Path>,
 ) -> Result<()> {
     let db = match results {
         Some(r) => r.to_path_buf(),
@@ -185,6 +193,13 @@ fn report(
             eprintln!("plot: {}", f.display());
         }
     }
+    if let Some(file) = html {
+        let experiments = joulebench::html::html_experiments(&store, None)?;
+        let title = format!("joulebench report: {}", db.display());
+        std::fs::write(file, joulebench_report::render_html(&title, &experiments))
+            .with_context(|| format!("cannot write the HTML report to {}", file.display()))?;
+        eprintln!("html: {}", file.display());
+    }
     Ok(())
 }
 
@@ -203,9 +218,14 @@ fn main() -> ExitCode {
         Command::Run { manifest, quiet, max_batches, fresh } => {
             run(manifest, *quiet, *max_batches, *fresh)
         }
-        Command::Report { manifest, results, format, plot } => {
-            report(manifest, results.as_deref(), format, plot.as_deref())
+        Command::Report { manifest, results, format, plot, html } => {
+            report(manifest, results.as_deref(), format, plot.as_deref(), html.as_deref())
         }
+        Command::Compare(args) => match joulebench::compare::run_compare(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(joulebench::compare::GATE_FAILED),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -563,6 +563,15 @@ impl Store {
         .transpose()
     }
 
+    /// The runs (invocations of `joulebench run`) that measured part of an experiment.
+    pub fn experiment_runs(&self, experiment: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT run_id FROM segments WHERE experiment_id = ?1 ORDER BY run_id",
+        )?;
+        let rows = stmt.query_map(params![experiment], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every finished experiment's summary JSON, in creation order.
     pub fn summaries(&self) -> Result<Vec<(i64, String, String)>> {
         let mut stmt = self.conn.prepare(

@@ -1,6 +1,8 @@
 //! The host's integration tests: one binary, one module per topic.
 
 mod boards;
+mod browser;
+mod compare;
 mod identity;
 mod latency;
 mod loading;

@@ -9,7 +9,9 @@
 //! - [`render_csv`] and [`render_json`]: one record per experiment, every metric with its unit in
 //!   its name;
 //! - [`render_plots`]: accuracy against energy per inference with the Pareto front, the power
-//!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG.
+//!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG;
+//! - [`html`]: one self-contained HTML page (tables, inline SVG plots with hover values,
+//!   provenance, sortable tables), for a study or for a comparison side by side.
 //!
 //! Unavailable figures print as "–", never as 0; estimated energy is marked "~" with a legend.
 //! Plots draw text with a font embedded in the crate (DejaVu Sans, see `assets/`), so they
@@ -21,9 +23,11 @@ use std::fmt;
 use joulebench_metrics::MetricSet;
 use serde::{Deserialize, Serialize};
 
+pub mod html;
 mod plot;
 mod table;
 
+pub use html::{HtmlExperiment, render_compare_html, render_html};
 pub use plot::{pareto_front, render_plots};
 pub use table::{render_csv, render_json, render_markdown};
 
