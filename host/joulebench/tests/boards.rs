@@ -3,7 +3,7 @@
 //! and runs a tiny real manifest (SmolLM2 through llama.cpp on 5 HellaSwag and 5 Winogrande
 //! tasks) with the board's meter on its recorded output. Each board's per-candidate
 //! log-likelihoods (sums of per-token log-probabilities) must match an x86 run of the same tasks
-//! within [`TOLERANCE`], with the same acc predictions (acc_norm may flip on a near-tie, at most
+//! within [`RELATIVE_TOLERANCE`], with the same acc predictions (acc_norm may flip on a near-tie, at most
 //! [`NORM_FLIPS`] a benchmark), and each must report the kernels its CPU
 //! gets: dotprod and fp16 on the Pi 5 and Orin models, neither on the Jetson Nano's Cortex-A57.
 //! On x86, an AVX2-only CPU (qemu's Haswell) must get a refusal that names the missing AVX-512
@@ -19,12 +19,14 @@ use joulebench::store::{Store, TaskRecord};
 
 use crate::util::{data_dir, plugin_dir, smollm2};
 
-/// The largest difference allowed between a candidate's log-likelihood on an emulated board and
-/// on x86 (nats). The kernels differ (NEON dotprod or plain NEON against AVX-512, each with its
-/// own summation order and Q8 rounding of the activations), so the values agree to within a
-/// nat on candidates of 20 to 60 tokens, not to the bit: measured up to 0.83 nats (HellaSwag
-/// task 4187 on the Pi 5 model, about 0.02 nats a token).
-const TOLERANCE: f64 = 1.5;
+/// The largest difference allowed between a candidate's log-likelihood (a sum over its tokens)
+/// on an emulated board and on x86, as a share of its size (so that it scales with the
+/// candidate's length, as per-token differences add up). The kernels differ: NEON dotprod or
+/// plain NEON against AVX2, each with its own summation order and rounding of the activations to
+/// 8 bits, and ARM's fp16 vector arithmetic (`FP16_VA`) in the attention's f16 dot products
+/// where x86 converts to f32. Measured: up to 1.70 nats on a HellaSwag candidate on the Pi 5
+/// model (see docs/boards.md for every board's figure).
+const RELATIVE_TOLERANCE: f64 = 0.05;
 
 /// How many tasks per experiment may change their length-normalized prediction: a near-tie in
 /// acc_norm flips on differences of that size (task 4187 above: ending 3 on x86, 0 on the board).
@@ -100,6 +102,7 @@ fn manifest(results: &Path, plugins: &Path, llama: &str, meter: &str) -> String 
 [settings]
 results = "{results}"
 plugin_dir = "{plugins}"
+idle_s = 0
 
 [[plugin]]
 id = "llama"
@@ -133,8 +136,8 @@ dataset = ["hellaswag", "winogrande"]
 meter = "meter"
 limit = {TASKS}
 selection = "llama-cpp"
-idle_s = 0.2
 warmup_tasks = 0
+latency_tasks = 0
 sample_hz = 5
 "#,
         results = results.display(),
@@ -206,6 +209,8 @@ fn emulated_boards_match_x86() {
     eprintln!("x86 reference: {:.1} s", t0.elapsed().as_secs_f64());
 
     let host = aarch64.join("joulebench");
+    // Every board runs even when an earlier one fails, so that one run shows all three.
+    let mut failures = Vec::new();
     for case in cases() {
         let t0 = Instant::now();
         let llama =
@@ -246,7 +251,7 @@ fn emulated_boards_match_x86() {
             &format!("{}: joulebench run", case.name),
         );
         let board = results(&results_path);
-        let mut worst = 0.0f64;
+        let (mut worst, mut worst_relative) = (0.0f64, 0.0f64);
         for ((name, tasks, provenance), (x86_name, x86_tasks, _)) in board.iter().zip(&x86) {
             let mut flips = 0;
             assert_eq!(name, x86_name);
@@ -267,12 +272,15 @@ fn emulated_boards_match_x86() {
                 assert_eq!(t.scores.len(), r.scores.len());
                 for (a, b) in t.scores.iter().zip(&r.scores) {
                     worst = worst.max((a - b).abs());
+                    worst_relative = worst_relative.max((a - b).abs() / b.abs().max(1.0));
                 }
-                assert_eq!(
-                    t.predicted, r.predicted,
-                    "{}: {name} task {}: scores {:?} on the board, {:?} on x86",
-                    case.name, t.task_id, t.scores, r.scores
-                );
+                if t.predicted != r.predicted {
+                    failures.push(format!(
+                        "{}: {name} task {}: acc picks {} on the board, {} on x86 (scores {:?} \
+                         and {:?})",
+                        case.name, t.task_id, t.predicted, r.predicted, t.scores, r.scores
+                    ));
+                }
                 if t.predicted_norm != r.predicted_norm {
                     eprintln!(
                         "{}: {name} task {}: acc_norm picks {:?} on the board, {:?} on x86 \
@@ -287,26 +295,38 @@ fn emulated_boards_match_x86() {
                     flips += 1;
                 }
             }
-            assert!(flips <= NORM_FLIPS, "{}: {name}: {flips} acc_norm flips", case.name);
+            if flips > NORM_FLIPS {
+                failures.push(format!("{}: {name}: {flips} acc_norm flips", case.name));
+            }
         }
         eprintln!(
-            "{} ({}): largest log-likelihood difference from x86 {worst:.4} nats; {:.0} s",
+            "{} ({}): largest log-likelihood difference from x86 {worst:.4} nats, {:.2} % of \
+             the candidate's log-likelihood at most; {:.0} s",
             case.name,
             case.qemu_cpu,
+            100.0 * worst_relative,
             t0.elapsed().as_secs_f64()
         );
-        assert!(worst <= TOLERANCE, "{}: {worst} > {TOLERANCE}", case.name);
+        if worst_relative > RELATIVE_TOLERANCE {
+            failures.push(format!(
+                "{}: a candidate's log-likelihood differs from x86 by {:.2} % (> {:.2} %)",
+                case.name,
+                100.0 * worst_relative,
+                100.0 * RELATIVE_TOLERANCE
+            ));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 #[ignore = "needs qemu-x86_64: `cargo xtask test --boards` runs it"]
-fn an_avx2_only_cpu_gets_a_refusal_naming_what_it_lacks() {
-    // .cargo/config.toml's choice, which the llama.cpp plugin was built with too
-    let avx512 = option_env!("GGML_AVX512").is_some_and(|v| v.eq_ignore_ascii_case("on"));
-    if !cfg!(target_arch = "x86_64") || !avx512 {
+fn an_avx2_only_cpu_runs_or_gets_a_refusal_naming_what_it_lacks() {
+    if !cfg!(target_arch = "x86_64") {
         return;
     }
+    // .cargo/config.toml's choice, which the llama.cpp plugin was built with too
+    let avx512 = option_env!("GGML_AVX512").is_some_and(|v| v.eq_ignore_ascii_case("on"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x86.toml");
     let text = manifest(
@@ -324,7 +344,15 @@ fn an_avx2_only_cpu_gets_a_refusal_naming_what_it_lacks() {
         .output()
         .expect("qemu-x86_64-static runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    assert!(text.contains("this CPU lacks avx512f"), "{text}");
-    assert!(text.contains("GGML_AVX512=OFF"), "{text}");
+    if avx512 {
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("this CPU lacks avx512f"), "{text}");
+        assert!(text.contains("GGML_AVX512=OFF"), "{text}");
+    } else {
+        // The AVX2 build runs on an AVX2-only CPU and says which kernels it uses.
+        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        let kernels = text.lines().find(|l| l.contains("CPU kernels:")).unwrap_or_default();
+        assert!(kernels.contains(" AVX2"), "{text}");
+        assert!(!kernels.contains("AVX512"), "{text}");
+    }
 }
