@@ -8,7 +8,7 @@
 //! - `test [ARGS...]`: installs what is missing (the build's packages, and Chromium for the HTML
 //!   report's browser test), fetches the default model, builds the plugins,
 //!   then runs every test of the workspace (ARGS go to `cargo test`), then the emulated-board
-//!   test with `--boards` (`test-boards` runs only that).
+//!   test (`--no-boards` skips it, `test-boards` runs only that).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]).
@@ -60,8 +60,8 @@ tasks:
   build-plugins [--release] [--features F,...]   build the host and every plugin cdylib
         [--target aarch64-unknown-linux-gnu]      cross-build them for a board (target-aarch64/)
         [--board pi5|orin|nano]                   the board's llama.cpp kernels (default pi5)
-  test [--boards] [ARGS...]                       build the plugins, then run every test (and,
-                                                  with --boards, the emulated boards)
+  test [--no-boards] [ARGS...]                    build the plugins, then run every test, then
+                                                  the emulated boards (unless --no-boards)
   test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
@@ -326,9 +326,8 @@ pub(crate) fn data_dir() -> Result<PathBuf, DynError> {
 }
 
 fn test(args: &[String]) -> Result<(), DynError> {
-    // The emulated boards are opt-in until they have passed on all three CPUs.
-    let boards_too = args.iter().any(|a| a == "--boards");
-    let args: Vec<&String> = args.iter().filter(|a| *a != "--boards").collect();
+    let boards_too = !args.iter().any(|a| a == "--no-boards");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--no-boards").collect();
     ensure_system_packages()?;
     ensure_test_packages()?;
     // The runtimes' tests use both models (the burn plugin checks Gemma 3 against llama.cpp).

@@ -186,7 +186,7 @@ fn output(cmd: &mut Command, what: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs the aarch64 cross build and qemu: `cargo xtask test --boards` runs it"]
+#[ignore = "needs the aarch64 cross build and qemu: `cargo xtask test` runs it after the workspace tests"]
 fn emulated_boards_match_x86() {
     let Some(aarch64) = aarch64_dir() else {
         panic!("JOULEBENCH_AARCH64_DIR is unset: run `cargo xtask test`, which builds for aarch64")
@@ -320,7 +320,7 @@ fn emulated_boards_match_x86() {
 }
 
 #[test]
-#[ignore = "needs qemu-x86_64: `cargo xtask test --boards` runs it"]
+#[ignore = "needs qemu-x86_64: `cargo xtask test` runs it after the workspace tests"]
 fn an_avx2_only_cpu_runs_or_gets_a_refusal_naming_what_it_lacks() {
     if !cfg!(target_arch = "x86_64") {
         return;
