@@ -8,6 +8,7 @@
 //!   with a progress bar (`progress`, crate-private).
 //! - [`store`]: the SQLite results store.
 //! - [`report`]: the report's input from the store.
+//! - [`conditions`]: the state meter, cooldown and power settings around each segment.
 //! - [`describe`]: what `joulebench plugins` prints; [`hostinfo`]: the machine, for provenance.
 //!
 //! The flow is one way: manifest → loader → runner → store → report. Every threshold and formula
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod baseline;
+pub mod conditions;
 pub mod describe;
 pub mod hostinfo;
 pub mod loader;

@@ -48,6 +48,8 @@ pub struct Manifest {
     pub models: Vec<ModelEntry>,
     /// `[[experiment]]` entries, expanded: one per runtime x model x dataset x meter.
     pub experiments: Vec<Experiment>,
+    /// `[conditions]`: where the board's files and tools are.
+    pub conditions: crate::conditions::ConditionsSettings,
 }
 
 /// `[settings]`: where results go and how the machine is named.
@@ -142,6 +144,9 @@ pub struct Experiment {
     pub sample_hz: f64,
     /// Tasks per runtime call.
     pub batch_tasks: u32,
+    /// The state meter, cooldown and throttling rule (`state`, `state_hz`, `cooldown`,
+    /// `clock_share`).
+    pub conditions: crate::conditions::ExperimentConditions,
     /// Where the entry is.
     pub at: String,
 }
@@ -157,6 +162,8 @@ struct RawManifest {
     model: Vec<Spanned<RawModel>>,
     #[serde(default)]
     experiment: Vec<Spanned<RawExperiment>>,
+    #[serde(default)]
+    conditions: crate::conditions::ConditionsSettings,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +257,15 @@ struct RawExperiment {
     sample_hz: f64,
     #[serde(default = "default_batch_tasks")]
     batch_tasks: u32,
+    /// The state meter sampled beside `meter` (a meter plugin id).
+    #[serde(default)]
+    state: Option<Spanned<String>>,
+    #[serde(default)]
+    state_hz: Option<Spanned<f64>>,
+    #[serde(default)]
+    cooldown: Option<Spanned<joulebench_conditions::CooldownSpec>>,
+    #[serde(default)]
+    clock_share: Option<Spanned<f64>>,
 }
 
 /// `file:line:column` of a byte offset in `text`.
@@ -432,6 +448,15 @@ impl Manifest {
                     e.id.get_ref()
                 );
             }
+            let conditions = crate::conditions::ExperimentConditions::check(
+                e.id.get_ref(),
+                &e.state,
+                &e.state_hz,
+                &e.cooldown,
+                &e.clock_share,
+                &plugins,
+                &at,
+            )?;
             let many = runtimes.len() * model_ids.len() * datasets.len() * meters.len() > 1;
             for runtime in &runtimes {
                 for model in &model_ids {
@@ -465,6 +490,7 @@ impl Manifest {
                                 latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,
                                 batch_tasks: e.batch_tasks,
+                                conditions: conditions.clone(),
                                 at: here.clone(),
                             });
                         }
@@ -480,6 +506,7 @@ impl Manifest {
             plugins,
             models,
             experiments,
+            conditions: raw.conditions,
         })
     }
 
