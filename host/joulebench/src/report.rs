@@ -46,6 +46,25 @@ fn power_trace(store: &Store, experiment: i64) -> Result<Option<PowerTrace>> {
     Ok(Some(PowerTrace { samples: points, phases }))
 }
 
+/// An experiment's conditions as the tables show them.
+fn run_conditions(c: &joulebench_measure::Conditions) -> joulebench_report::RunConditions {
+    use joulebench_conditions::Setting;
+    use joulebench_conditions::settings::{governors, power_mode};
+    let settings: Vec<Setting> =
+        c.settings.iter().map(|(n, v)| Setting { name: n.clone(), value: v.clone() }).collect();
+    let governor = governors(&settings);
+    joulebench_report::RunConditions {
+        power_mode: power_mode(&settings).map(String::from),
+        governor: (!governor.is_empty()).then_some(governor),
+        max_temp_c: c.max_temp_c,
+        mean_temp_c: c.mean_temp_c,
+        throttled_fraction: c.throttled_fraction,
+        capped_fraction: c.capped_fraction,
+        throttled: c.throttled,
+        flags: c.flags(),
+    }
+}
+
 /// The report's input: one row per finished experiment (repeats as separate rows).
 pub fn report_input(store: &Store) -> Result<ReportInput> {
     let mut experiments = Vec::new();
@@ -62,6 +81,7 @@ pub fn report_input(store: &Store) -> Result<ReportInput> {
             meter: s.meter,
             metrics: s.metrics,
             trace: power_trace(store, id)?,
+            conditions: s.conditions.as_ref().map(run_conditions),
         });
     }
     Ok(ReportInput { experiments })

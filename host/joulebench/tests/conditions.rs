@@ -164,6 +164,12 @@ fn a_board_that_throttles_mid_run_is_flagged_after_cooling_down_first() {
     let inside = samples.iter().filter(|s| s.t_s >= eval.t0_s && s.t_s <= eval.t1_s).count();
     assert!(inside >= 4, "{inside} state samples in {:.2} s", eval.t1_s - eval.t0_s);
     assert_eq!(samples[0].values.len(), 6);
+    // The report marks the run and lists its conditions.
+    let input = joulebench::report::report_input(&store).unwrap();
+    let md = joulebench_report::render_markdown(&input);
+    assert!(md.contains("‡ = the board throttled during the run"), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| pi‡ |")).unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("| ondemand | 82.4 |"), "{row}");
 }
 
 #[test]

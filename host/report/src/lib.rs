@@ -58,6 +58,30 @@ pub struct ExperimentRow {
     pub metrics: MetricSet,
     /// The power trace of the run, for the trace plot.
     pub trace: Option<PowerTrace>,
+    /// The conditions it ran under, when a state meter was sampled or power settings read.
+    #[serde(default)]
+    pub conditions: Option<RunConditions>,
+}
+
+/// The conditions of one run, as the tables show them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunConditions {
+    /// The Jetson power mode (`15W (id 0)`), where the board has one.
+    pub power_mode: Option<String>,
+    /// The CPU frequency governors (`schedutil`).
+    pub governor: Option<String>,
+    /// The hottest temperature, °C.
+    pub max_temp_c: Option<f64>,
+    /// The mean of the hottest temperature, °C.
+    pub mean_temp_c: Option<f64>,
+    /// Share of the evaluation spent throttled (throttle flags active).
+    pub throttled_fraction: Option<f64>,
+    /// Share of the evaluation spent with the frequency capped.
+    pub capped_fraction: Option<f64>,
+    /// Whether the run is flagged throttled; its figures are marked in every table.
+    pub throttled: bool,
+    /// The conditions' flags, in words (`throttled: ...`, `not cooled: ...`).
+    pub flags: Vec<String>,
 }
 
 /// Total power over a run, with the run's phases.

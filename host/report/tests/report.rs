@@ -2,8 +2,8 @@
 
 use joulebench_metrics::{AccuracyMetric, EnergyQuality, ExperimentFigures, RailEnergy, compute};
 use joulebench_report::{
-    ExperimentRow, Phase, PowerTrace, ReportInput, pareto_front, render_csv, render_json,
-    render_markdown, render_plots,
+    ExperimentRow, Phase, PowerTrace, ReportInput, RunConditions, pareto_front, render_csv,
+    render_json, render_markdown, render_plots,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -43,6 +43,7 @@ fn run(
         meter: if quality == EnergyQuality::Estimated { "estimate".into() } else { "pmic".into() },
         metrics: compute(&figures).unwrap(),
         trace: None,
+        conditions: None,
     }
 }
 
@@ -286,4 +287,51 @@ fn nothing_to_plot_writes_nothing() {
         render_markdown(&ReportInput::default()),
         "# joulebench report\n\nNo experiments.\n"
     );
+}
+
+#[test]
+fn a_throttled_run_is_marked_in_every_table_and_its_conditions_listed() {
+    let mut input = input();
+    let plain = render_markdown(&input);
+    assert!(!plain.contains("‡") && !plain.contains("## Conditions"));
+    input.experiments[0].conditions = Some(RunConditions {
+        power_mode: None,
+        governor: Some("ondemand".into()),
+        max_temp_c: Some(82.4),
+        mean_temp_c: Some(78.25),
+        throttled_fraction: Some(0.4),
+        capped_fraction: Some(0.4),
+        throttled: true,
+        flags: vec!["throttled: throttle flags rose during the run (throttled)".into()],
+    });
+    input.experiments[2].conditions =
+        Some(RunConditions { power_mode: Some("15W (id 0)".into()), ..Default::default() });
+    let md = render_markdown(&input);
+    assert!(md.contains("‡ = the board throttled during the run"), "{md}");
+    // The Pi 5 MMLU run is marked in tables 1, 2 and 3; the Laptop run nowhere.
+    for table in ["## Accuracy", "## Throughput", "## Per billion"] {
+        let start = md.find(table).unwrap();
+        let body = &md[start..];
+        let body = &body[..body[3..].find("\n## ").map_or(body.len(), |e| e + 3)];
+        let pi = body.lines().find(|l| l.starts_with("| Pi 5 |")).unwrap();
+        assert!(pi.contains("‡"), "{table}: {pi}");
+        assert!(body.lines().filter(|l| l.starts_with("| Laptop |")).all(|l| !l.contains("‡")));
+    }
+    let conditions = &md[md.find("## Conditions").unwrap()..];
+    assert!(
+        conditions.contains(
+            "| Pi 5/mmlu‡ | – | ondemand | 82.4 | 78.2 | 40 | 40 | throttled: throttle flags rose during the run (throttled) |"
+        ),
+        "{conditions}"
+    );
+    assert!(conditions.contains("| Laptop/hellaswag | 15W (id 0) | – | – | – | – | – | – |"));
+    let csv = render_csv(&input);
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with(
+        ",power_mode,governor,max_temp_c,mean_temp_c,throttled_fraction,capped_fraction,throttled"
+    ));
+    assert!(csv.lines().nth(1).unwrap().ends_with(",,ondemand,82.4,78.25,0.4,0.4,true"), "{csv}");
+    assert!(csv.lines().nth(2).unwrap().ends_with(",,,,,,,"), "no conditions: empty fields");
+    let json = render_json(&input).unwrap();
+    assert!(json.contains("\"throttled\": true"));
 }
