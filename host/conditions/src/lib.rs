@@ -8,7 +8,9 @@
 //!   `nvpmodel -q`, whether `jetson_clocks` pinned the clocks, each cpufreq policy's governor and
 //!   limits, the GPU's devfreq governor and limits), so that a result says what mode produced it;
 //! - [`cooldown`]: waits between experiments until the hottest temperature falls below a
-//!   threshold, or gives up after a while and says so.
+//!   threshold, or gives up after a while and says so;
+//! - [`sweep`]: power settings as experiment axes: applied, read back, and restored at the end,
+//!   on error, on a signal, and after a killed run.
 //!
 //! Every path is read under a configurable root and every command runs through a configurable
 //! `PATH`, so tests point both at fixture trees and stand-in scripts.
@@ -17,6 +19,7 @@
 pub mod command;
 pub mod cooldown;
 pub mod settings;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 
