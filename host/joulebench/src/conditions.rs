@@ -24,7 +24,10 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RVec};
 use anyhow::{Result, bail};
 use joulebench_abi::{AbiError, Meter, Meter_TO, MeterBox, MeterInfo, RailInfo, RailKind};
-use joulebench_conditions::{Board, CooldownSpec, cool_down, read_settings};
+use joulebench_conditions::sweep::{
+    Requested, SettingsGuard, plan, read_note, restore_note, snapshot, target,
+};
+use joulebench_conditions::{Board, CooldownSpec, Setting, cool_down, read_settings};
 use joulebench_measure::conditions::{DEFAULT_CLOCK_SHARE, Window, summarize_conditions};
 use joulebench_measure::records::phase;
 use joulebench_measure::{Conditions, PhaseRecord};
@@ -34,7 +37,7 @@ use toml::Spanned;
 
 use crate::loader::{Loaded, Plugin};
 use crate::manifest::{Experiment, Manifest, PluginEntry};
-use crate::runner::{plugin_mut, sound};
+use crate::runner::{Run, plugin_mut, run_order, sound};
 use crate::store::{SampleRecord, StateStart, Store};
 
 /// `[conditions]`: where the board's files and tools are.
@@ -68,12 +71,86 @@ pub struct ExperimentConditions {
     pub cooldown: Option<CooldownSpec>,
     /// The share of its start under which a clock counts as fallen.
     pub clock_share: f64,
+    /// The power settings it runs under (one point of the sweep axes).
+    pub settings: Requested,
 }
 
 impl Default for ExperimentConditions {
     fn default() -> Self {
-        Self { state: None, state_hz: 1.0, cooldown: None, clock_share: DEFAULT_CLOCK_SHARE }
+        Self {
+            state: None,
+            state_hz: 1.0,
+            cooldown: None,
+            clock_share: DEFAULT_CLOCK_SHARE,
+            settings: Requested::default(),
+        }
     }
+}
+
+/// `max_freq_khz = 1500000` or `[1500000, 2400000]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Frequencies {
+    /// One value.
+    One(u64),
+    /// A list.
+    Many(Vec<u64>),
+}
+
+impl Frequencies {
+    /// The values.
+    pub fn items(&self) -> Vec<u64> {
+        match self {
+            Frequencies::One(f) => vec![*f],
+            Frequencies::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The points of an experiment's sweep axes (`power_mode`, `governor`, `max_freq_khz`, each one
+/// value or a list; `jetson_clocks` a flag): their product, or one empty point.
+pub(crate) fn sweep_axes(
+    id: &str,
+    power_mode: Option<(Range<usize>, Vec<String>)>,
+    jetson_clocks: Option<bool>,
+    governor: Option<(Range<usize>, Vec<String>)>,
+    max_freq_khz: Option<(Range<usize>, Vec<u64>)>,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<Vec<Requested>> {
+    fn axis<T: Clone + PartialEq + std::fmt::Debug>(
+        id: &str,
+        name: &str,
+        v: Option<(Range<usize>, Vec<T>)>,
+        at: &dyn Fn(Range<usize>) -> String,
+    ) -> Result<Vec<Option<T>>> {
+        let Some((span, items)) = v else { return Ok(vec![None]) };
+        if items.is_empty() {
+            bail!("{}: experiment {id:?}: {name} lists no value", at(span));
+        }
+        for (i, x) in items.iter().enumerate() {
+            if items[..i].contains(x) {
+                bail!("{}: experiment {id:?}: {name} lists {x:?} twice", at(span));
+            }
+        }
+        Ok(items.into_iter().map(Some).collect())
+    }
+    let modes = axis(id, "power_mode", power_mode, at)?;
+    let governors = axis(id, "governor", governor, at)?;
+    let freqs = axis(id, "max_freq_khz", max_freq_khz, at)?;
+    let mut out = Vec::new();
+    for m in &modes {
+        for g in &governors {
+            for f in &freqs {
+                out.push(Requested {
+                    power_mode: m.clone(),
+                    jetson_clocks,
+                    governor: g.clone(),
+                    max_freq_khz: *f,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl ExperimentConditions {
@@ -141,6 +218,94 @@ impl ExperimentConditions {
     }
 }
 
+/// Where a run notes the settings it changed: beside the results store.
+pub fn note_path(manifest: &Manifest) -> PathBuf {
+    let mut p = manifest.results_path().into_os_string();
+    p.push(".settings-note.json");
+    PathBuf::from(p)
+}
+
+/// Restores what a run killed with its settings changed left noted; returns what it says about
+/// it.
+pub fn restore_left_over(manifest: &Manifest) -> Result<Option<String>> {
+    let note = note_path(manifest);
+    if !note.exists() {
+        return Ok(None);
+    }
+    let changes = restore_note(&note).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let list: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+    Ok(Some(format!(
+        "a killed run had left the board's settings changed ({}): restored first: {}",
+        note.display(),
+        if list.is_empty() { "nothing differed".into() } else { list.join("; ") }
+    )))
+}
+
+/// The settings guard of a run whose experiments sweep power settings (`None` when none does).
+pub fn settings_guard(manifest: &Manifest) -> Result<Option<SettingsGuard>> {
+    let knobs = manifest
+        .experiments
+        .iter()
+        .fold(Default::default(), |k: joulebench_conditions::sweep::Knobs, e| {
+            k.union(e.conditions.settings.knobs())
+        });
+    if !knobs.any() {
+        return Ok(None);
+    }
+    let board = manifest.conditions.board(&manifest.base_dir());
+    SettingsGuard::begin(board, knobs, note_path(manifest))
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))
+}
+
+/// What `joulebench run --dry-run` prints: the settings each experiment would change, in the
+/// order they run, and what the end of the run would restore. Nothing is changed.
+pub fn dry_run(manifest: &Manifest) -> Result<Vec<String>> {
+    let board = manifest.conditions.board(&manifest.base_dir());
+    let mut out = Vec::new();
+    let note = note_path(manifest);
+    if let Some(n) = read_note(&note).map_err(|e| anyhow::anyhow!("{e}"))? {
+        out.push(format!(
+            "first: restore the settings a killed run left noted in {} (power mode id {:?},              jetson_clocks {:?}, {} cpufreq policies)",
+            note.display(),
+            n.snapshot.power_mode,
+            n.snapshot.jetson_clocks,
+            n.snapshot.policies.len()
+        ));
+    }
+    let knobs = manifest
+        .experiments
+        .iter()
+        .fold(Default::default(), |k: joulebench_conditions::sweep::Knobs, e| {
+            k.union(e.conditions.settings.knobs())
+        });
+    if !knobs.any() {
+        out.push("no experiment changes the board's settings".into());
+        return Ok(out);
+    }
+    let original = snapshot(&board, knobs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut now = original.clone();
+    for (exp, repeat) in run_order(manifest) {
+        let t = target(&board, &original, &exp.conditions.settings)
+            .map_err(|e| anyhow::anyhow!("experiment {}: {e}", exp.id))?;
+        let changes: Vec<String> = plan(&board, &now, &t).iter().map(|c| c.to_string()).collect();
+        let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
+        out.push(if changes.is_empty() {
+            format!("{name}: no change")
+        } else {
+            format!("{name}: {}", changes.join("; "))
+        });
+        now = t;
+    }
+    let back: Vec<String> = plan(&board, &now, &original).iter().map(|c| c.to_string()).collect();
+    out.push(if back.is_empty() {
+        "at the end: nothing to restore".into()
+    } else {
+        format!("at the end, restore: {}", back.join("; "))
+    });
+    Ok(out)
+}
+
 /// What stays in the plugin table while its meter is sampled elsewhere: it reads nothing.
 struct Lent;
 
@@ -203,13 +368,31 @@ pub(crate) struct Prepared {
 /// Reads the power settings, lends the state meter and waits for the board to cool, as `exp`
 /// asks. Nothing is measured yet.
 pub(crate) fn prepare(
-    manifest: &Manifest,
+    run: &Run<'_>,
     exp: &Experiment,
     plugins: &mut HashMap<String, Loaded>,
     lines: bool,
 ) -> Result<Prepared> {
+    let manifest = run.manifest;
     let board = manifest.conditions.board(&manifest.base_dir());
+    if let Some(guard) = run.settings {
+        let changes = guard
+            .borrow_mut()
+            .apply(&exp.conditions.settings)
+            .map_err(|e| anyhow::anyhow!("experiment {}: {e}", exp.id))?;
+        if lines {
+            for c in changes {
+                eprintln!("{}: {c}", exp.id);
+            }
+        }
+    }
     let mut start = StateStart { settings: read_settings(&board), ..StateStart::default() };
+    if !exp.conditions.settings.is_empty() {
+        start.settings.insert(
+            0,
+            Setting { name: "requested".into(), value: exp.conditions.settings.label() },
+        );
+    }
     let Some(id) = exp.conditions.state.clone() else {
         return Ok(Prepared { id: None, meter: None, start });
     };
@@ -436,5 +619,82 @@ meter = "m"
         assert!(e.contains("state_hz must be in (0, 100]"), "{e}");
         let e = format!("{:#}", parse("", "[conditions]\nrot = \"/\"").unwrap_err());
         assert!(e.contains("unknown field `rot`"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    fn manifest(axes: &str) -> Result<Manifest> {
+        let text = format!(
+            r#"
+[[plugin]]
+id = "rt"
+kind = "runtime"
+library = "rt"
+
+[[plugin]]
+id = "ds"
+kind = "dataset"
+library = "ds"
+
+[[plugin]]
+id = "m"
+kind = "meter"
+library = "m"
+
+[[model]]
+id = "x"
+path = "/x.gguf"
+
+[[experiment]]
+id = "e"
+runtime = "rt"
+model = "x"
+dataset = "ds"
+meter = "m"
+{axes}
+"#
+        );
+        Manifest::parse(Path::new("m.toml"), text)
+    }
+
+    #[test]
+    fn axes_expand_into_one_experiment_per_point() {
+        let m = manifest(
+            "power_mode = [\"7W\", \"15W\"]\ngovernor = [\"schedutil\", \"performance\"]\n\
+             max_freq_khz = 1500000\njetson_clocks = true",
+        )
+        .unwrap();
+        let ids: Vec<&str> = m.experiments.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "e/7W/clocks/schedutil/1500000kHz",
+                "e/7W/clocks/performance/1500000kHz",
+                "e/15W/clocks/schedutil/1500000kHz",
+                "e/15W/clocks/performance/1500000kHz"
+            ]
+        );
+        let s = &m.experiments[1].conditions.settings;
+        assert_eq!(s.power_mode.as_deref(), Some("7W"));
+        assert_eq!(s.governor.as_deref(), Some("performance"));
+        assert_eq!((s.max_freq_khz, s.jetson_clocks), (Some(1_500_000), Some(true)));
+        // One point: the id stays as written.
+        let m = manifest("power_mode = \"MAXN\"").unwrap();
+        assert_eq!(m.experiments[0].id, "e");
+        assert_eq!(m.experiments[0].conditions.settings.power_mode.as_deref(), Some("MAXN"));
+        assert!(manifest("").unwrap().experiments[0].conditions.settings.is_empty());
+    }
+
+    #[test]
+    fn bad_axes_are_refused_at_their_place() {
+        let e = format!("{:#}", manifest("power_mode = []").unwrap_err());
+        assert!(e.contains("m.toml:27:14") && e.contains("power_mode lists no value"), "{e}");
+        let e = format!("{:#}", manifest("governor = [\"powersave\", \"powersave\"]").unwrap_err());
+        assert!(e.contains("governor lists \"powersave\" twice"), "{e}");
+        let e = format!("{:#}", manifest("max_freq_khz = \"fast\"").unwrap_err());
+        assert!(e.contains("m.toml:27"), "{e}");
     }
 }

@@ -266,6 +266,15 @@ struct RawExperiment {
     cooldown: Option<Spanned<joulebench_conditions::CooldownSpec>>,
     #[serde(default)]
     clock_share: Option<Spanned<f64>>,
+    /// Sweep axes: power settings applied before the experiment runs.
+    #[serde(default)]
+    power_mode: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    jetson_clocks: Option<Spanned<bool>>,
+    #[serde(default)]
+    governor: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    max_freq_khz: Option<Spanned<crate::conditions::Frequencies>>,
 }
 
 /// `file:line:column` of a byte offset in `text`.
@@ -457,16 +466,29 @@ impl Manifest {
                 &plugins,
                 &at,
             )?;
+            let sweep = crate::conditions::sweep_axes(
+                e.id.get_ref(),
+                e.power_mode.as_ref().map(|m| (m.span(), m.get_ref().items())),
+                e.jetson_clocks.as_ref().map(|j| *j.get_ref()),
+                e.governor.as_ref().map(|g| (g.span(), g.get_ref().items())),
+                e.max_freq_khz.as_ref().map(|f| (f.span(), f.get_ref().items())),
+                &at,
+            )?;
             let many = runtimes.len() * model_ids.len() * datasets.len() * meters.len() > 1;
             for runtime in &runtimes {
                 for model in &model_ids {
                     for dataset in &datasets {
-                        for meter in &meters {
-                            let id = if many {
+                        for (meter, settings) in
+                            meters.iter().flat_map(|m| sweep.iter().map(move |s| (m, s)))
+                        {
+                            let mut id = if many {
                                 format!("{}/{runtime}/{model}/{dataset}/{meter}", e.id.get_ref())
                             } else {
                                 e.id.get_ref().clone()
                             };
+                            if sweep.len() > 1 {
+                                id = format!("{id}/{}", settings.label());
+                            }
                             if let Some(first) =
                                 experiments.iter().find(|x: &&Experiment| x.id == id)
                             {
@@ -490,7 +512,10 @@ impl Manifest {
                                 latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,
                                 batch_tasks: e.batch_tasks,
-                                conditions: conditions.clone(),
+                                conditions: crate::conditions::ExperimentConditions {
+                                    settings: settings.clone(),
+                                    ..conditions.clone()
+                                },
                                 at: here.clone(),
                             });
                         }

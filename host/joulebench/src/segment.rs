@@ -113,7 +113,7 @@ impl Segment<'_> {
 
         let meter_identity = plugins.get(&exp.meter).map(Loaded::identity);
         let lines = self.run.options.progress == ProgressMode::Lines;
-        let mut prepared = crate::conditions::prepare(self.run.manifest, exp, plugins, lines)?;
+        let mut prepared = crate::conditions::prepare(self.run, exp, plugins, lines)?;
         let mut state_live = None;
         let outcome = with_meter(plugins, &exp.meter, |plugins, meter: MeterBox| {
             let meter_info = meter.info();

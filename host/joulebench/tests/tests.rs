@@ -7,4 +7,5 @@ mod latency;
 mod loading;
 mod resume;
 mod run;
+mod sweep;
 mod util;
