@@ -209,6 +209,17 @@ fn each_power_mode_is_applied_recorded_and_the_board_restored() {
     let store = joulebench::store::Store::open(&m.results_path()).unwrap();
     let md = joulebench_report::render_markdown(&joulebench::report::report_input(&store).unwrap());
     assert!(md.contains("| orin/7W/performance | 7W (id 1) | performance |"), "{md}");
+    // The plots: one point per mode, and each run's temperatures and clocks.
+    let input = joulebench::report::report_input(&store).unwrap();
+    let c = input.experiments[0].conditions.as_ref().unwrap();
+    assert_eq!(c.mode.as_deref(), Some("7W/performance"));
+    let trace = c.trace.as_ref().unwrap();
+    assert!(trace.temperatures.iter().any(|s| s.name == "temp:tj-thermal" && !s.points.is_empty()));
+    assert!(trace.clocks.iter().any(|s| s.name == "clock:gpu:17000000.gpu"));
+    let plots = b.dir.path().join("plots");
+    let files = joulebench_report::render_plots(&input, &plots).unwrap();
+    assert!(files.contains(&plots.join("power_modes.svg")), "{files:?}");
+    assert!(files.contains(&plots.join("conditions_trace_1_orin-7w-performance.svg")), "{files:?}");
 }
 
 #[test]

@@ -9,7 +9,9 @@
 //! - [`render_csv`] and [`render_json`]: one record per experiment, every metric with its unit in
 //!   its name;
 //! - [`render_plots`]: accuracy against energy per inference with the Pareto front, the power
-//!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG.
+//!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG;
+//!   where runs recorded their conditions, their temperatures and clocks under the power trace,
+//!   and the power modes of a sweep against each other.
 //!
 //! Unavailable figures print as "–", never as 0; estimated energy is marked "~" with a legend.
 //! Plots draw text with a font embedded in the crate (DejaVu Sans, see `assets/`), so they
@@ -82,6 +84,33 @@ pub struct RunConditions {
     pub throttled: bool,
     /// The conditions' flags, in words (`throttled: ...`, `not cooled: ...`).
     pub flags: Vec<String>,
+    /// The point of a power-settings sweep it ran at (`7W/performance`), for the power modes
+    /// plot; else its power mode.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Temperatures, clocks and throttled spans over the run, on the power trace's clock.
+    #[serde(default)]
+    pub trace: Option<StateTrace>,
+}
+
+/// Named values over time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The sensor or clock (`temp:cpu-thermal`, `clock:cpu:policy0`).
+    pub name: String,
+    /// (seconds on the power trace's clock, value): °C for temperatures, MHz for clocks.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The board's state over a run, drawn under its power trace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateTrace {
+    /// Temperatures, °C.
+    pub temperatures: Vec<Series>,
+    /// Clocks, MHz.
+    pub clocks: Vec<Series>,
+    /// Spans (start, end) with a throttle condition active.
+    pub throttled: Vec<(f64, f64)>,
 }
 
 /// Total power over a run, with the run's phases.

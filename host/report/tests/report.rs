@@ -303,6 +303,8 @@ fn a_throttled_run_is_marked_in_every_table_and_its_conditions_listed() {
         capped_fraction: Some(0.4),
         throttled: true,
         flags: vec!["throttled: throttle flags rose during the run (throttled)".into()],
+        mode: None,
+        trace: None,
     });
     input.experiments[2].conditions =
         Some(RunConditions { power_mode: Some("15W (id 0)".into()), ..Default::default() });
@@ -334,4 +336,64 @@ fn a_throttled_run_is_marked_in_every_table_and_its_conditions_listed() {
     assert!(csv.lines().nth(2).unwrap().ends_with(",,,,,,,"), "no conditions: empty fields");
     let json = render_json(&input).unwrap();
     assert!(json.contains("\"throttled\": true"));
+}
+
+#[test]
+fn a_power_mode_sweep_gets_its_plot_and_state_traces_sit_under_the_power_trace() {
+    // The same model and benchmark on one board in two modes: 7W slower and cheaper per answer.
+    let mut w7 = run("Orin Nano", "winogrande", 100, 55, 40.0, 0.05, 9000, EnergyQuality::Measured);
+    let mut w15 =
+        run("Orin Nano", "winogrande", 100, 55, 25.0, 0.06, 9000, EnergyQuality::Measured);
+    let series = |name: &str, v: f64| joulebench_report::Series {
+        name: name.into(),
+        points: (0..20).map(|i| (i as f64 * 0.5, v + i as f64 * 0.1)).collect(),
+    };
+    w7.conditions = Some(RunConditions {
+        mode: Some("7W".into()),
+        trace: Some(joulebench_report::StateTrace {
+            temperatures: vec![series("temp:cpu-thermal", 48.0), series("temp:gpu-thermal", 47.0)],
+            clocks: vec![series("clock:cpu:policy0", 960.0)],
+            throttled: vec![(4.0, 6.5)],
+        }),
+        ..Default::default()
+    });
+    w7.trace = Some(PowerTrace {
+        samples: (0..20).map(|i| (i as f64 * 0.5, 4.5)).collect(),
+        phases: vec![Phase { name: "evaluation".into(), start_s: 0.5, end_s: 9.5 }],
+    });
+    w7.id = "orin/7W".into();
+    w15.conditions = Some(RunConditions { mode: Some("15W".into()), ..Default::default() });
+    w15.id = "orin/15W".into();
+    let input = ReportInput { experiments: vec![w7, w15] };
+    let dir = tempfile::tempdir().unwrap();
+    let paths = render_plots(&input, dir.path()).unwrap();
+    let names: Vec<String> =
+        paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for want in [
+        "conditions_trace_1_orin-7w.svg",
+        "conditions_trace_1_orin-7w.png",
+        "power_modes.svg",
+        "power_modes.png",
+    ] {
+        assert!(names.contains(&want.to_string()), "{want} in {names:?}");
+    }
+    let trace = std::fs::read_to_string(dir.path().join("conditions_trace_1_orin-7w.svg")).unwrap();
+    for text in ["Power (W)", "Temperature (°C)", "Clock (MHz)", "temp:gpu-thermal", "shaded red"]
+    {
+        assert!(trace.contains(text), "{text}");
+    }
+    let modes = std::fs::read_to_string(dir.path().join("power_modes.svg")).unwrap();
+    for text in
+        ["Accuracy against energy per inference", "Throughput against power", "Pareto front"]
+    {
+        assert!(modes.contains(text), "{text}");
+    }
+    // Each point is labelled with its mode (SVG text sits on a line of its own).
+    for mode in ["7W", "15W"] {
+        assert_eq!(modes.lines().filter(|l| *l == mode).count(), 2, "{mode}: one per panel");
+    }
+    // A single mode per configuration has nothing to compare.
+    let one = ReportInput { experiments: vec![input.experiments[0].clone()] };
+    let paths = render_plots(&one, dir.path().join("one").as_path()).unwrap();
+    assert!(paths.iter().all(|p| !p.ends_with("power_modes.svg")));
 }
