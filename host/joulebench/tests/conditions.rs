@@ -41,7 +41,18 @@ fn calls(bin: &Path, query: &str) -> usize {
         .count()
 }
 
-/// One Winogrande experiment of 16 tasks on the scripted runtime (4 calls of 120 ms), the test
+/// Whether the experiment in the results store `path` has begun its evaluation.
+fn evaluating(path: &Path) -> bool {
+    if !path.exists() {
+        return false;
+    }
+    let Ok(store) = Store::open(path) else { return false };
+    let rows = store.unfinished("pi", 0).unwrap_or_default();
+    rows.iter()
+        .any(|r| store.phases(r.id).unwrap_or_default().iter().any(|p| p.name == "evaluation"))
+}
+
+/// One Winogrande experiment of 16 tasks on the scripted runtime (4 calls of 1.08 s), the test
 /// meter for power and the state meter on the Pi 5 tree with the stand-in vcgencmd in `bin`.
 fn manifest(dir: &Path, bin: &Path, cooldown: &str) -> Manifest {
     let model = dir.join("model.bin");
@@ -60,7 +71,7 @@ path = "{bin}:/usr/bin:/bin"
 id = "scripted"
 kind = "runtime"
 library = "{scripted}"
-config = {{ call_ms = 40, task_ms = 20 }}
+config = {{ call_ms = 1000, task_ms = 20 }}
 
 [[plugin]]
 id = "winogrande"
@@ -128,10 +139,12 @@ fn a_board_that_throttles_mid_run_is_flagged_after_cooling_down_first() {
             }
             reply(&bin, "measure_temp", "temp=55.2'C\n");
             // Part-way through the evaluation the firmware caps the clock and throttles.
-            let at = calls(&bin, "get_throttled");
-            while calls(&bin, "get_throttled") < at + 5 && Instant::now() < deadline {
+            let results = dir.path().join("r.sqlite");
+            while !evaluating(&results) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
+            // Halfway through its 4.3 s: samples on both sides even when reads are slow.
+            std::thread::sleep(Duration::from_millis(2000));
             reply(&bin, "measure_temp", "temp=82.4'C\n");
             reply(&bin, "measure_clock arm", "frequency(0)=1500000000\n");
             reply(&bin, "get_throttled", "throttled=0xe000e\n");
@@ -162,7 +175,7 @@ fn a_board_that_throttles_mid_run_is_flagged_after_cooling_down_first() {
     let eval = store.phases(id).unwrap().into_iter().find(|p| p.name == "evaluation").unwrap();
     let samples = store.state_samples(id, eval.segment).unwrap();
     let inside = samples.iter().filter(|s| s.t_s >= eval.t0_s && s.t_s <= eval.t1_s).count();
-    assert!(inside >= 4, "{inside} state samples in {:.2} s", eval.t1_s - eval.t0_s);
+    assert!(inside >= 2, "{inside} state samples in {:.2} s", eval.t1_s - eval.t0_s);
     assert_eq!(samples[0].values.len(), 6);
     // The report marks the run and lists its conditions.
     let input = joulebench::report::report_input(&store).unwrap();
