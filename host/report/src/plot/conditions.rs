@@ -181,11 +181,13 @@ impl Plot for StatePlot<'_> {
     }
 }
 
+/// One mode's figures: (mode, J per inference, accuracy %, average W, tokens/s).
+type ModePoint = (String, Option<f64>, f64, Option<f64>, f64);
+
 /// A configuration (device, model, runtime, benchmark) measured at several power settings.
 struct Group {
     name: String,
-    /// (mode, J per inference, accuracy %, average W, tokens/s)
-    points: Vec<(String, Option<f64>, f64, Option<f64>, f64)>,
+    points: Vec<ModePoint>,
 }
 
 /// Power modes against each other: one point per mode, one colour per configuration.
@@ -227,7 +229,7 @@ impl Modes {
         title: &str,
         x_desc: &str,
         y_desc: &str,
-        get: impl Fn(&(String, Option<f64>, f64, Option<f64>, f64)) -> Option<(f64, f64)>,
+        get: impl Fn(&ModePoint) -> Option<(f64, f64)>,
     ) -> DrawResult
     where
         DB::ErrorType: 'static,
