@@ -287,8 +287,6 @@ fn measure(setup: &Setup, library: &Path, dir: &Path, tasks: u32) -> Result<Meas
     let out = Command::new(&bin)
         .args(["report", "--format", "csv", "--results"])
         .arg(&results)
-        .args(["--manifest"])
-        .arg(&path)
         .output()?;
     if !out.status.success() {
         return Err(format!(

@@ -26,7 +26,15 @@
 //!
 //! This crate's version is the ABI version ([`ABI_VERSION`]). The host refuses a plugin built
 //! against another major.minor version and names both. Any change to a type below that is not
-//! an append to a prefix type bumps the minor version while the ABI is at 0.x.
+//! an append to a prefix type bumps the minor version while the ABI is at 0.x. An additive
+//! change that keeps every layout (a new constant of an open code set) bumps the patch number:
+//! a host and a plugin of 0.1.0 and 0.1.1 load each other, and each side treats a code it does
+//! not know as unknown.
+//!
+//! | version | change |
+//! |---|---|
+//! | 0.1.0 | the three plugin kinds |
+//! | 0.1.1 | state rails: [`RailKind::TEMPERATURE`], [`RailKind::FREQUENCY`], [`RailKind::FLAGS`] |
 //!
 //! # A minimal meter plugin
 //!

@@ -48,22 +48,52 @@ impl RailKind {
     /// A cumulative energy counter in joules that never decreases (the plugin unwraps hardware
     /// wraparound).
     pub const ENERGY: Self = Self(1);
+    /// A temperature in degrees Celsius (a thermal zone, a hwmon sensor, the SoC). A state rail:
+    /// recorded beside power, never integrated. Added in ABI 0.1.1.
+    pub const TEMPERATURE: Self = Self(2);
+    /// A clock frequency in hertz (a CPU policy, the GPU). A state rail. Added in ABI 0.1.1.
+    pub const FREQUENCY: Self = Self(3);
+    /// Throttle flags: a bit set carried exactly in the value (an integer below 2^32), laid out
+    /// as the Raspberry Pi firmware's `get_throttled` ([`THROTTLE_BITS`]): bits 0-15 are
+    /// conditions active now (any set means the board is throttled, capped or short of power),
+    /// bits 16-31 the same conditions seen since boot. Other boards map their conditions onto
+    /// these bits. A state rail. Added in ABI 0.1.1.
+    pub const FLAGS: Self = Self(4);
 
-    /// The unit of the rail's values: `W` or `J`; `?` for a kind this host does not know, whose
-    /// values it never integrates.
+    /// The unit of the rail's values: `W`, `J`, `°C`, `Hz` or `flags`; `?` for a kind this host
+    /// does not know, whose values it never integrates.
     pub fn unit(self) -> &'static str {
         match self {
             Self::POWER => "W",
             Self::ENERGY => "J",
+            Self::TEMPERATURE => "°C",
+            Self::FREQUENCY => "Hz",
+            Self::FLAGS => "flags",
             _ => "?",
         }
     }
 
-    /// Whether this is a kind this host knows (`POWER` or `ENERGY`).
+    /// Whether this is a power or energy kind this host integrates (`POWER` or `ENERGY`).
     pub fn is_known(self) -> bool {
         matches!(self, Self::POWER | Self::ENERGY)
     }
+
+    /// Whether this is a state kind (`TEMPERATURE`, `FREQUENCY`, `FLAGS`): conditions recorded
+    /// beside power on the same clock, never integrated. Hosts older than ABI 0.1.1 see an
+    /// unknown kind and leave such a rail alone.
+    pub fn is_state(self) -> bool {
+        matches!(self, Self::TEMPERATURE | Self::FREQUENCY | Self::FLAGS)
+    }
 }
+
+/// The bits of a [`RailKind::FLAGS`] value that are active now, with their meaning; bit `n + 16`
+/// is the same condition "has occurred since boot". Added in ABI 0.1.1.
+pub const THROTTLE_BITS: [(u32, &str); 4] = [
+    (0, "under-voltage"),
+    (1, "arm frequency capped"),
+    (2, "throttled"),
+    (3, "soft temperature limit"),
+];
 
 /// Where a rail sits in the meter's boundary. Added in ABI 0.1.
 #[repr(transparent)]

@@ -9,6 +9,7 @@
 //! - [`store`]: the SQLite results store.
 //! - [`report`]: the report's input from the store; [`html`]: the HTML report's.
 //! - [`compare`]: `joulebench compare`: two sets of experiments from one or two stores.
+//! - [`conditions`]: the state meter, cooldown and power settings around each segment.
 //! - [`describe`]: what `joulebench plugins` prints; [`hostinfo`]: the machine, for provenance.
 //!
 //! The flow is one way: manifest → loader → runner → store → report. Every threshold and formula
@@ -20,6 +21,7 @@
 
 mod baseline;
 pub mod compare;
+pub mod conditions;
 pub mod describe;
 pub mod hostinfo;
 pub mod html;

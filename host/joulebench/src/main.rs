@@ -55,6 +55,10 @@ enum Command {
         /// started, and start them again (their tasks stay in the store, unreported).
         #[arg(long)]
         fresh: bool,
+        /// Print the power settings each experiment would change (and what the end of the run
+        /// would restore), and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the results as the study's tables, and draw plots.
     Report {
@@ -125,8 +129,14 @@ fn validate(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Result<()> {
+fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool, dry: bool) -> Result<()> {
     let manifest = Manifest::load(path)?;
+    if dry {
+        for line in joulebench::conditions::dry_run(&manifest)? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     let options = RunOptions {
         progress: match (quiet, std::io::IsTerminal::is_terminal(&std::io::stderr())) {
             (true, _) => ProgressMode::Off,
@@ -215,8 +225,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plugins { manifest } => plugins(manifest),
         Command::Validate { manifest } => validate(manifest),
-        Command::Run { manifest, quiet, max_batches, fresh } => {
-            run(manifest, *quiet, *max_batches, *fresh)
+        Command::Run { manifest, quiet, max_batches, fresh, dry_run } => {
+            run(manifest, *quiet, *max_batches, *fresh, *dry_run)
         }
         Command::Report { manifest, results, format, plot, html } => {
             report(manifest, results.as_deref(), format, plot.as_deref(), html.as_deref())

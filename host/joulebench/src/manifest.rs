@@ -48,6 +48,8 @@ pub struct Manifest {
     pub models: Vec<ModelEntry>,
     /// `[[experiment]]` entries, expanded: one per runtime x model x dataset x meter.
     pub experiments: Vec<Experiment>,
+    /// `[conditions]`: where the board's files and tools are.
+    pub conditions: crate::conditions::ConditionsSettings,
 }
 
 /// `[settings]`: where results go and how the machine is named.
@@ -142,6 +144,9 @@ pub struct Experiment {
     pub sample_hz: f64,
     /// Tasks per runtime call.
     pub batch_tasks: u32,
+    /// The state meter, cooldown and throttling rule (`state`, `state_hz`, `cooldown`,
+    /// `clock_share`).
+    pub conditions: crate::conditions::ExperimentConditions,
     /// Where the entry is.
     pub at: String,
 }
@@ -157,6 +162,8 @@ struct RawManifest {
     model: Vec<Spanned<RawModel>>,
     #[serde(default)]
     experiment: Vec<Spanned<RawExperiment>>,
+    #[serde(default)]
+    conditions: crate::conditions::ConditionsSettings,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +257,24 @@ struct RawExperiment {
     sample_hz: f64,
     #[serde(default = "default_batch_tasks")]
     batch_tasks: u32,
+    /// The state meter sampled beside `meter` (a meter plugin id).
+    #[serde(default)]
+    state: Option<Spanned<String>>,
+    #[serde(default)]
+    state_hz: Option<Spanned<f64>>,
+    #[serde(default)]
+    cooldown: Option<Spanned<joulebench_conditions::CooldownSpec>>,
+    #[serde(default)]
+    clock_share: Option<Spanned<f64>>,
+    /// Sweep axes: power settings applied before the experiment runs.
+    #[serde(default)]
+    power_mode: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    jetson_clocks: Option<Spanned<bool>>,
+    #[serde(default)]
+    governor: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    max_freq_khz: Option<Spanned<crate::conditions::Frequencies>>,
 }
 
 /// `file:line:column` of a byte offset in `text`.
@@ -432,16 +457,38 @@ impl Manifest {
                     e.id.get_ref()
                 );
             }
+            let conditions = crate::conditions::ExperimentConditions::check(
+                e.id.get_ref(),
+                &e.state,
+                &e.state_hz,
+                &e.cooldown,
+                &e.clock_share,
+                &plugins,
+                &at,
+            )?;
+            let sweep = crate::conditions::sweep_axes(
+                e.id.get_ref(),
+                e.power_mode.as_ref().map(|m| (m.span(), m.get_ref().items())),
+                e.jetson_clocks.as_ref().map(|j| *j.get_ref()),
+                e.governor.as_ref().map(|g| (g.span(), g.get_ref().items())),
+                e.max_freq_khz.as_ref().map(|f| (f.span(), f.get_ref().items())),
+                &at,
+            )?;
             let many = runtimes.len() * model_ids.len() * datasets.len() * meters.len() > 1;
             for runtime in &runtimes {
                 for model in &model_ids {
                     for dataset in &datasets {
-                        for meter in &meters {
-                            let id = if many {
+                        for (meter, settings) in
+                            meters.iter().flat_map(|m| sweep.iter().map(move |s| (m, s)))
+                        {
+                            let mut id = if many {
                                 format!("{}/{runtime}/{model}/{dataset}/{meter}", e.id.get_ref())
                             } else {
                                 e.id.get_ref().clone()
                             };
+                            if sweep.len() > 1 {
+                                id = format!("{id}/{}", settings.label());
+                            }
                             if let Some(first) =
                                 experiments.iter().find(|x: &&Experiment| x.id == id)
                             {
@@ -465,6 +512,10 @@ impl Manifest {
                                 latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,
                                 batch_tasks: e.batch_tasks,
+                                conditions: crate::conditions::ExperimentConditions {
+                                    settings: settings.clone(),
+                                    ..conditions.clone()
+                                },
                                 at: here.clone(),
                             });
                         }
@@ -480,6 +531,7 @@ impl Manifest {
             plugins,
             models,
             experiments,
+            conditions: raw.conditions,
         })
     }
 

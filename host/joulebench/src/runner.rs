@@ -57,6 +57,8 @@ pub(crate) struct Run<'a> {
     pub device: &'a str,
     pub run_id: i64,
     pub options: &'a RunOptions,
+    /// The power settings the experiments sweep, restored when the run ends.
+    pub settings: Option<&'a std::cell::RefCell<joulebench_conditions::sweep::SettingsGuard>>,
 }
 
 /// Loads every plugin of the manifest, failing on the first refusal.
@@ -74,6 +76,7 @@ pub fn load_plugins(manifest: &Manifest) -> Result<HashMap<String, Loaded>> {
 /// Runs every experiment of the manifest, continuing unfinished ones found in the store.
 /// Experiments that fail are recorded and the run goes on with the next one.
 pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
+    let restored = crate::conditions::restore_left_over(manifest)?;
     let mut plugins = load_plugins(manifest)?;
     let mut store = Store::open(&manifest.results_path())?;
     let host = hostinfo::collect(Path::new("/"));
@@ -83,8 +86,11 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
         &manifest.text,
         &serde_json::to_string(&host)?,
     )?;
-    let run = Run { manifest, host: &host, device: &device, run_id, options };
+    let guard = crate::conditions::settings_guard(manifest)?.map(std::cell::RefCell::new);
+    let run =
+        Run { manifest, host: &host, device: &device, run_id, options, settings: guard.as_ref() };
     let mut outcome = RunOutcome::default();
+    outcome.notes.extend(restored);
     let mut baselines = Vec::new();
     for (exp, repeat) in run_order(manifest) {
         let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
@@ -103,6 +109,13 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
         store.store_baseline(run_id, &after)?;
         if let Some(before) = store.baseline(run_id, &meter, "before")? {
             outcome.notes.push(baseline::describe(&before, &after));
+        }
+    }
+    if let Some(guard) = guard {
+        let changes = guard.borrow_mut().restore().map_err(|e| anyhow!("{e}"))?;
+        if !changes.is_empty() {
+            let list: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+            outcome.notes.push(format!("restored the board's settings: {}", list.join("; ")));
         }
     }
     Ok(outcome)
@@ -177,7 +190,7 @@ fn hex(bytes: &[u8]) -> String {
 fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Value> {
     let plugin = |id: &str| manifest.plugin(id).map(|p| (p.library.clone(), p.config.clone()));
     let model = manifest.model(&exp.model).context("model vanished from the manifest")?;
-    Ok(serde_json::json!({
+    let mut spec = serde_json::json!({
         "runtime": plugin(&exp.runtime),
         "dataset": plugin(&exp.dataset),
         "meter": plugin(&exp.meter),
@@ -191,7 +204,12 @@ fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Va
         "latency_tasks": exp.latency_tasks,
         "batch_tasks": exp.batch_tasks,
         "sample_hz": exp.sample_hz,
-    }))
+    });
+    // Power settings decide results; experiments without any keep the keys they always had.
+    if !exp.conditions.settings.is_empty() {
+        spec["settings"] = serde_json::to_value(&exp.conditions.settings)?;
+    }
+    Ok(spec)
 }
 
 /// What the experiment's results depend on outside the manifest, as it is now.

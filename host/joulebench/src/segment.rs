@@ -49,6 +49,7 @@ struct Live {
     stored_samples: usize,
     meter_info: MeterInfo,
     meter: Option<LibraryIdentity>,
+    state: Option<crate::conditions::StateLive>,
 }
 
 impl Live {
@@ -111,32 +112,40 @@ impl Segment<'_> {
         let spec = self.model_spec()?;
 
         let meter_identity = plugins.get(&exp.meter).map(Loaded::identity);
-        let (segment, trace, stored_samples, result) =
-            with_meter(plugins, &exp.meter, |plugins, meter: MeterBox| {
-                let meter_info = meter.info();
-                if let Err(e) = sound("meter", &exp.meter, &meter_info.name) {
-                    return (meter, (0, None, 0, Err(e)));
-                }
-                let clock = Clock::new();
-                let origin = unix_now() - clock.now();
-                let segment = match store.begin_segment(self.experiment_id, self.run.run_id, origin)
-                {
-                    Ok(s) => s,
-                    Err(e) => return (meter, (0, None, 0, Err(e))),
-                };
-                let mut live = Live {
-                    segment,
-                    sampler: Sampler::start(meter, clock, exp.sample_hz),
-                    stored_samples: 0,
-                    meter_info,
-                    meter: meter_identity,
-                };
-                let result =
-                    self.evaluate(plugins, store, &mut live, &todo, latency, &tasks, &spec);
-                let Live { sampler, stored_samples, .. } = live;
-                let (meter, trace) = sampler.stop();
-                (meter, (segment, Some(trace), stored_samples, result))
-            })?;
+        let lines = self.run.options.progress == ProgressMode::Lines;
+        let mut prepared = crate::conditions::prepare(self.run, exp, plugins, lines)?;
+        let mut state_live = None;
+        let outcome = with_meter(plugins, &exp.meter, |plugins, meter: MeterBox| {
+            let meter_info = meter.info();
+            if let Err(e) = sound("meter", &exp.meter, &meter_info.name) {
+                return (meter, (0, None, 0, Err(e)));
+            }
+            let clock = Clock::new();
+            let origin = unix_now() - clock.now();
+            let segment = match store.begin_segment(self.experiment_id, self.run.run_id, origin) {
+                Ok(s) => s,
+                Err(e) => return (meter, (0, None, 0, Err(e))),
+            };
+            if let Err(e) = store.store_state_start(self.experiment_id, segment, &prepared.start) {
+                return (meter, (segment, None, 0, Err(e)));
+            }
+            let mut live = Live {
+                segment,
+                state: prepared.start_sampling(clock, exp.conditions.state_hz),
+                sampler: Sampler::start(meter, clock, exp.sample_hz),
+                stored_samples: 0,
+                meter_info,
+                meter: meter_identity,
+            };
+            let result = self.evaluate(plugins, store, &mut live, &todo, latency, &tasks, &spec);
+            let Live { sampler, stored_samples, state, .. } = live;
+            state_live = state;
+            let (meter, trace) = sampler.stop();
+            (meter, (segment, Some(trace), stored_samples, result))
+        });
+        let segment_no = outcome.as_ref().map_or(0, |o| o.0);
+        prepared.finish(state_live, plugins, store, self.experiment_id, segment_no)?;
+        let (segment, trace, stored_samples, result) = outcome?;
         let Some(trace) = trace else { return result.map(|_| ()) };
         store.store_samples(self.experiment_id, segment, &samples_since(&trace, stored_samples))?;
         let model_info = result?;
@@ -315,6 +324,9 @@ impl Segment<'_> {
             let samples = live.new_samples();
             let watts = live.sampler.trace().mean_power(ts, te);
             store.store_batch(id, live.segment, &records, &samples)?;
+            if let Some(state) = &mut live.state {
+                state.store_new(store, id, live.segment)?;
+            }
             last_end = te;
             progress.call_done(batch.len() as u64, te - eval_t0, watts);
         }
@@ -410,7 +422,13 @@ impl Segment<'_> {
             convention: exp.convention.as_str(),
             host_overhead_s: provenance.as_ref().map_or(0.0, |p| p.host_overhead_s),
         };
-        let summary = summarize(records, labels).map_err(|e| anyhow!("{e}"))?;
+        let mut summary = summarize(records, labels).map_err(|e| anyhow!("{e}"))?;
+        if let Some(c) =
+            crate::conditions::conditions_of(store, id, &phases, exp.conditions.clock_share)?
+        {
+            summary.flags.extend(c.flags());
+            summary.conditions = Some(c);
+        }
         let metrics = serde_json::to_string(&summary.metrics)?;
         store.finish(id, &metrics, &serde_json::to_string(&summary)?)?;
         Ok(())

@@ -17,6 +17,9 @@ pub use joulebench_measure::records::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod state;
+pub use state::StateStart;
+
 /// Bumped when the schema changes; an older file is refused with a message.
 const SCHEMA_VERSION: i64 = 1;
 
@@ -170,6 +173,7 @@ impl Store {
         )
         .with_context(|| format!("{} is not a usable SQLite database", path.display()))?;
         conn.execute_batch(SCHEMA)
+            .and_then(|()| conn.execute_batch(state::SCHEMA))
             .with_context(|| format!("cannot create the schema in {}", path.display()))?;
         let version: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))

@@ -3,9 +3,11 @@
 mod boards;
 mod browser;
 mod compare;
+mod conditions;
 mod identity;
 mod latency;
 mod loading;
 mod resume;
 mod run;
+mod sweep;
 mod util;

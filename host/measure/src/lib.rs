@@ -12,15 +12,18 @@
 //! - [`summary`]: an experiment's [`Summary`] from its records ([`summarize`]).
 //! - [`provenance`]: the typed, versioned record of what produced a result.
 //! - [`identity`]: what an experiment's results depend on, and what changed between two runs.
+//! - [`conditions`]: temperatures, clocks and throttling over the evaluation, from state rails.
 #![deny(missing_docs)]
 
 pub mod attribution;
+pub mod conditions;
 pub mod identity;
 pub mod policy;
 pub mod provenance;
 pub mod records;
 pub mod summary;
 
+pub use conditions::{Conditions, summarize_conditions};
 pub use identity::{Identity, LibraryIdentity};
 pub use provenance::{HostInfo, Provenance};
 pub use records::{IdleBaseline, LatencyRecord, PhaseRecord, SampleRecord, TaskRecord};

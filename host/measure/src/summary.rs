@@ -36,6 +36,10 @@ pub struct Summary {
     pub host_overhead_s: f64,
     /// `host_overhead_s` as a fraction of the evaluation time.
     pub host_overhead_fraction: f64,
+    /// The conditions of the evaluation (temperatures, clocks, throttling, power settings) when
+    /// the experiment sampled a state meter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<crate::Conditions>,
 }
 
 /// The labels of a summary that do not come from the store's numbers.
@@ -226,5 +230,6 @@ pub fn summarize(
         flags,
         host_overhead_s: records.host_overhead_s,
         host_overhead_fraction: if eval_s > 0.0 { records.host_overhead_s / eval_s } else { 0.0 },
+        conditions: None,
     })
 }

@@ -97,6 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     },
                     metrics: compute(&f)?,
                     trace,
+                    conditions: None,
                 });
             }
         }

@@ -10,6 +10,8 @@
 //!   its name;
 //! - [`render_plots`]: accuracy against energy per inference with the Pareto front, the power
 //!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG;
+//!   where runs recorded their conditions, their temperatures and clocks under the power trace,
+//!   and the power modes of a sweep against each other.
 //! - [`html`]: one self-contained HTML page (tables, inline SVG plots with hover values,
 //!   provenance, sortable tables), for a study or for a comparison side by side.
 //!
@@ -62,6 +64,57 @@ pub struct ExperimentRow {
     pub metrics: MetricSet,
     /// The power trace of the run, for the trace plot.
     pub trace: Option<PowerTrace>,
+    /// The conditions it ran under, when a state meter was sampled or power settings read.
+    #[serde(default)]
+    pub conditions: Option<RunConditions>,
+}
+
+/// The conditions of one run, as the tables show them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunConditions {
+    /// The Jetson power mode (`15W (id 0)`), where the board has one.
+    pub power_mode: Option<String>,
+    /// The CPU frequency governors (`schedutil`).
+    pub governor: Option<String>,
+    /// The hottest temperature, °C.
+    pub max_temp_c: Option<f64>,
+    /// The mean of the hottest temperature, °C.
+    pub mean_temp_c: Option<f64>,
+    /// Share of the evaluation spent throttled (throttle flags active).
+    pub throttled_fraction: Option<f64>,
+    /// Share of the evaluation spent with the frequency capped.
+    pub capped_fraction: Option<f64>,
+    /// Whether the run is flagged throttled; its figures are marked in every table.
+    pub throttled: bool,
+    /// The conditions' flags, in words (`throttled: ...`, `not cooled: ...`).
+    pub flags: Vec<String>,
+    /// The point of a power-settings sweep it ran at (`7W/performance`), for the power modes
+    /// plot; else its power mode.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Temperatures, clocks and throttled spans over the run, on the power trace's clock.
+    #[serde(default)]
+    pub trace: Option<StateTrace>,
+}
+
+/// Named values over time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The sensor or clock (`temp:cpu-thermal`, `clock:cpu:policy0`).
+    pub name: String,
+    /// (seconds on the power trace's clock, value): °C for temperatures, MHz for clocks.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The board's state over a run, drawn under its power trace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateTrace {
+    /// Temperatures, °C.
+    pub temperatures: Vec<Series>,
+    /// Clocks, MHz.
+    pub clocks: Vec<Series>,
+    /// Spans (start, end) with a throttle condition active.
+    pub throttled: Vec<(f64, f64)>,
 }
 
 /// Total power over a run, with the run's phases.

@@ -11,6 +11,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::table::{datasets, fmt_num};
 use crate::{ExperimentRow, PowerTrace, ReportError, ReportInput};
 
+mod conditions;
+
 /// DejaVu Sans, cut down to the characters reports print (see `assets/README.md`).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
 const FAMILY: &str = "sans-serif";
@@ -106,7 +108,11 @@ fn write_both<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<Vec<PathBuf>,
 ///   the energy is estimated, with each benchmark's Pareto front as a step line;
 /// - `power_trace_<n>_<id>`: for each experiment with a trace, total power over time with its
 ///   phases shaded and named;
-/// - `tokens_per_wh`: one bar per experiment, grouped by model.
+/// - `tokens_per_wh`: one bar per experiment, grouped by model;
+/// - `conditions_trace_<n>_<id>`: for each experiment that sampled its state, power,
+///   temperatures and clocks over the same time axis, throttled spans shaded;
+/// - `power_modes`: where one configuration ran at several power settings, accuracy against
+///   energy per inference and tokens/s against power, one point per mode, with the Pareto fronts.
 ///
 /// Plots that have nothing to show (no experiment with energy, no trace) are not written.
 pub fn render_plots(input: &ReportInput, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
@@ -133,6 +139,7 @@ pub fn render_plots(input: &ReportInput, dir: &Path) -> Result<Vec<PathBuf>, Rep
     if !bars.bars.is_empty() {
         written.extend(write_both(&bars, dir, "tokens_per_wh")?);
     }
+    written.extend(conditions::render(input, dir)?);
     Ok(written)
 }
 

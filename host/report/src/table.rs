@@ -17,6 +17,12 @@ const MISSING: &str = "–";
 const ESTIMATED: &str = "~";
 /// The mark on a cell that averages several runs.
 const AVERAGED: &str = "†";
+/// The mark on a figure from a run that throttled.
+const THROTTLED: &str = "‡";
+
+fn throttled(e: &ExperimentRow) -> bool {
+    e.conditions.as_ref().is_some_and(|c| c.throttled)
+}
 
 /// The datasets present, known ones first in the study's order, then the others by name.
 pub(crate) fn datasets(input: &ReportInput) -> Vec<String> {
@@ -92,7 +98,9 @@ fn cell<'a>(
     energy: bool,
     with: impl Fn(f64, &[&MetricSet]) -> String,
 ) -> String {
-    let sets: Vec<&MetricSet> = runs.map(|e| &e.metrics).collect();
+    let runs: Vec<&ExperimentRow> = runs.collect();
+    let hot = runs.iter().any(|e| throttled(e));
+    let sets: Vec<&MetricSet> = runs.iter().map(|e| &e.metrics).collect();
     let values: Vec<f64> = sets.iter().filter_map(|m| value(m)).collect();
     if values.is_empty() {
         return MISSING.to_string();
@@ -108,6 +116,9 @@ fn cell<'a>(
     if values.len() > 1 {
         s.push_str(AVERAGED);
     }
+    if hot {
+        s.push_str(THROTTLED);
+    }
     s
 }
 
@@ -117,7 +128,8 @@ fn mean_cell<'a>(
     value: impl Fn(&MetricSet) -> Option<f64>,
     energy: bool,
 ) -> String {
-    let sets: Vec<&MetricSet> = runs.map(|e| &e.metrics).collect();
+    let runs: Vec<&ExperimentRow> = runs.collect();
+    let sets: Vec<&MetricSet> = runs.iter().map(|e| &e.metrics).collect();
     let values: Vec<f64> = sets.iter().filter_map(|m| value(m)).collect();
     if values.is_empty() {
         return MISSING.to_string();
@@ -125,6 +137,9 @@ fn mean_cell<'a>(
     let mut s = fmt_num(values.iter().sum::<f64>() / values.len() as f64);
     if energy && sets.iter().any(|m| m.energy_quality.is_marked()) {
         s.push_str(ESTIMATED);
+    }
+    if runs.iter().any(|e| throttled(e)) {
+        s.push_str(THROTTLED);
     }
     s
 }
@@ -231,6 +246,13 @@ pub fn render_markdown(input: &ReportInput) -> String {
         legend.join(", "),
         metrics.join(", ")
     );
+    if input.experiments.iter().any(throttled) {
+        let _ = writeln!(
+            out,
+            "{THROTTLED} = the board throttled during the run (its clocks fell or its throttle \
+             flags rose): its figures are not those of the board at full speed; see Conditions.\n"
+        );
+    }
 
     let show_runtime = runtimes.len() > 1;
     let show_convention = conventions.len() > 1;
@@ -360,7 +382,64 @@ pub fn render_markdown(input: &ReportInput) -> String {
         }
         md_row(&mut out, &row);
     }
+    conditions_table(&mut out, input);
     out
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or(MISSING.to_string(), |v| format!("{:.0}", 100.0 * v))
+}
+
+fn celsius(v: Option<f64>) -> String {
+    v.map_or(MISSING.to_string(), |v| format!("{v:.1}"))
+}
+
+/// Table 4, when any run recorded its conditions: power settings, temperatures, throttling.
+fn conditions_table(out: &mut String, input: &ReportInput) {
+    if input.experiments.iter().all(|e| e.conditions.is_none()) {
+        return;
+    }
+    out.push_str("\n## Conditions\n\n");
+    out.push_str(
+        "The hottest temperature any sensor read during the evaluation, its time-weighted \
+         mean, and the share of the evaluation spent throttled (throttle flags active) or with \
+         the frequency capped.\n\n",
+    );
+    md_header(
+        out,
+        &[
+            "Experiment",
+            "Power mode",
+            "Governor",
+            "Max °C",
+            "Mean °C",
+            "Throttled %",
+            "Capped %",
+            "Flags",
+        ]
+        .map(String::from),
+    );
+    for e in &input.experiments {
+        let Some(c) = &e.conditions else { continue };
+        let or_missing = |v: &Option<String>| v.clone().unwrap_or_else(|| MISSING.to_string());
+        let mut id = e.id.clone();
+        if c.throttled {
+            id.push_str(THROTTLED);
+        }
+        md_row(
+            out,
+            &[
+                id,
+                or_missing(&c.power_mode),
+                or_missing(&c.governor),
+                celsius(c.max_temp_c),
+                celsius(c.mean_temp_c),
+                pct(c.throttled_fraction),
+                pct(c.capped_fraction),
+                if c.flags.is_empty() { MISSING.to_string() } else { c.flags.join("; ") },
+            ],
+        );
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -400,9 +479,23 @@ pub fn render_csv(input: &ReportInput) -> String {
         "energy_quality",
         "accuracy_metric",
     ];
+    let with_conditions = input.experiments.iter().any(|e| e.conditions.is_some());
+    let conditions = [
+        "power_mode",
+        "governor",
+        "max_temp_c",
+        "mean_temp_c",
+        "throttled_fraction",
+        "capped_fraction",
+        "throttled",
+    ];
     let mut out = String::new();
-    let header: Vec<String> =
-        fixed.iter().map(|s| s.to_string()).chain(names.iter().cloned()).collect();
+    let header: Vec<String> = fixed
+        .iter()
+        .map(|s| s.to_string())
+        .chain(names.iter().cloned())
+        .chain(conditions.iter().filter(|_| with_conditions).map(|s| s.to_string()))
+        .collect();
     out.push_str(&header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
     out.push('\n');
     for (e, r) in input.experiments.iter().zip(&rows) {
@@ -425,6 +518,19 @@ pub fn render_csv(input: &ReportInput) -> String {
             let v = r.iter().find(|(name, _)| name == n).and_then(|(_, v)| *v);
             fields.push(v.map_or(String::new(), |v| v.to_string()));
         }
+        if with_conditions {
+            let c = e.conditions.clone().unwrap_or_default();
+            let num = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            fields.extend([
+                csv_field(c.power_mode.as_deref().unwrap_or("")),
+                csv_field(c.governor.as_deref().unwrap_or("")),
+                num(c.max_temp_c),
+                num(c.mean_temp_c),
+                num(c.throttled_fraction),
+                num(c.capped_fraction),
+                if e.conditions.is_some() { c.throttled.to_string() } else { String::new() },
+            ]);
+        }
         out.push_str(&fields.join(","));
         out.push('\n');
     }
@@ -442,6 +548,8 @@ struct JsonExperiment<'a> {
     convention: &'a str,
     meter: &'a str,
     metrics: &'a MetricSet,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conditions: Option<&'a crate::RunConditions>,
 }
 
 #[derive(Serialize)]
@@ -467,6 +575,7 @@ pub fn render_json(input: &ReportInput) -> Result<String, ReportError> {
                 convention: &e.convention,
                 meter: &e.meter,
                 metrics: &e.metrics,
+                conditions: e.conditions.as_ref(),
             })
             .collect(),
     };

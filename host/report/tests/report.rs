@@ -2,8 +2,8 @@
 
 use joulebench_metrics::{AccuracyMetric, EnergyQuality, ExperimentFigures, RailEnergy, compute};
 use joulebench_report::{
-    ExperimentRow, Phase, PowerTrace, ReportInput, pareto_front, render_csv, render_json,
-    render_markdown, render_plots,
+    ExperimentRow, Phase, PowerTrace, ReportInput, RunConditions, pareto_front, render_csv,
+    render_json, render_markdown, render_plots,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -43,6 +43,7 @@ fn run(
         meter: if quality == EnergyQuality::Estimated { "estimate".into() } else { "pmic".into() },
         metrics: compute(&figures).unwrap(),
         trace: None,
+        conditions: None,
     }
 }
 
@@ -286,4 +287,113 @@ fn nothing_to_plot_writes_nothing() {
         render_markdown(&ReportInput::default()),
         "# joulebench report\n\nNo experiments.\n"
     );
+}
+
+#[test]
+fn a_throttled_run_is_marked_in_every_table_and_its_conditions_listed() {
+    let mut input = input();
+    let plain = render_markdown(&input);
+    assert!(!plain.contains("‡") && !plain.contains("## Conditions"));
+    input.experiments[0].conditions = Some(RunConditions {
+        power_mode: None,
+        governor: Some("ondemand".into()),
+        max_temp_c: Some(82.4),
+        mean_temp_c: Some(78.25),
+        throttled_fraction: Some(0.4),
+        capped_fraction: Some(0.4),
+        throttled: true,
+        flags: vec!["throttled: throttle flags rose during the run (throttled)".into()],
+        mode: None,
+        trace: None,
+    });
+    input.experiments[2].conditions =
+        Some(RunConditions { power_mode: Some("15W (id 0)".into()), ..Default::default() });
+    let md = render_markdown(&input);
+    assert!(md.contains("‡ = the board throttled during the run"), "{md}");
+    // The Pi 5 MMLU run is marked in tables 1, 2 and 3; the Laptop run nowhere.
+    for table in ["## Accuracy", "## Throughput", "## Per billion"] {
+        let start = md.find(table).unwrap();
+        let body = &md[start..];
+        let body = &body[..body[3..].find("\n## ").map_or(body.len(), |e| e + 3)];
+        let pi = body.lines().find(|l| l.starts_with("| Pi 5 |")).unwrap();
+        assert!(pi.contains("‡"), "{table}: {pi}");
+        assert!(body.lines().filter(|l| l.starts_with("| Laptop |")).all(|l| !l.contains("‡")));
+    }
+    let conditions = &md[md.find("## Conditions").unwrap()..];
+    assert!(
+        conditions.contains(
+            "| Pi 5/mmlu‡ | – | ondemand | 82.4 | 78.2 | 40 | 40 | throttled: throttle flags rose during the run (throttled) |"
+        ),
+        "{conditions}"
+    );
+    assert!(conditions.contains("| Laptop/hellaswag | 15W (id 0) | – | – | – | – | – | – |"));
+    let csv = render_csv(&input);
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with(
+        ",power_mode,governor,max_temp_c,mean_temp_c,throttled_fraction,capped_fraction,throttled"
+    ));
+    assert!(csv.lines().nth(1).unwrap().ends_with(",,ondemand,82.4,78.25,0.4,0.4,true"), "{csv}");
+    assert!(csv.lines().nth(2).unwrap().ends_with(",,,,,,,"), "no conditions: empty fields");
+    let json = render_json(&input).unwrap();
+    assert!(json.contains("\"throttled\": true"));
+}
+
+#[test]
+fn a_power_mode_sweep_gets_its_plot_and_state_traces_sit_under_the_power_trace() {
+    // The same model and benchmark on one board in two modes: 7W slower and cheaper per answer.
+    let mut w7 = run("Orin Nano", "winogrande", 100, 55, 40.0, 0.05, 9000, EnergyQuality::Measured);
+    let mut w15 =
+        run("Orin Nano", "winogrande", 100, 55, 25.0, 0.06, 9000, EnergyQuality::Measured);
+    let series = |name: &str, v: f64| joulebench_report::Series {
+        name: name.into(),
+        points: (0..20).map(|i| (i as f64 * 0.5, v + i as f64 * 0.1)).collect(),
+    };
+    w7.conditions = Some(RunConditions {
+        mode: Some("7W".into()),
+        trace: Some(joulebench_report::StateTrace {
+            temperatures: vec![series("temp:cpu-thermal", 48.0), series("temp:gpu-thermal", 47.0)],
+            clocks: vec![series("clock:cpu:policy0", 960.0)],
+            throttled: vec![(4.0, 6.5)],
+        }),
+        ..Default::default()
+    });
+    w7.trace = Some(PowerTrace {
+        samples: (0..20).map(|i| (i as f64 * 0.5, 4.5)).collect(),
+        phases: vec![Phase { name: "evaluation".into(), start_s: 0.5, end_s: 9.5 }],
+    });
+    w7.id = "orin/7W".into();
+    w15.conditions = Some(RunConditions { mode: Some("15W".into()), ..Default::default() });
+    w15.id = "orin/15W".into();
+    let input = ReportInput { experiments: vec![w7, w15] };
+    let dir = tempfile::tempdir().unwrap();
+    let paths = render_plots(&input, dir.path()).unwrap();
+    let names: Vec<String> =
+        paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for want in [
+        "conditions_trace_1_orin-7w.svg",
+        "conditions_trace_1_orin-7w.png",
+        "power_modes.svg",
+        "power_modes.png",
+    ] {
+        assert!(names.contains(&want.to_string()), "{want} in {names:?}");
+    }
+    let trace = std::fs::read_to_string(dir.path().join("conditions_trace_1_orin-7w.svg")).unwrap();
+    for text in ["Power (W)", "Temperature (°C)", "Clock (MHz)", "temp:gpu-thermal", "shaded red"]
+    {
+        assert!(trace.contains(text), "{text}");
+    }
+    let modes = std::fs::read_to_string(dir.path().join("power_modes.svg")).unwrap();
+    for text in
+        ["Accuracy against energy per inference", "Throughput against power", "Pareto front"]
+    {
+        assert!(modes.contains(text), "{text}");
+    }
+    // Each point is labelled with its mode (SVG text sits on a line of its own).
+    for mode in ["7W", "15W"] {
+        assert_eq!(modes.lines().filter(|l| *l == mode).count(), 2, "{mode}: one per panel");
+    }
+    // A single mode per configuration has nothing to compare.
+    let one = ReportInput { experiments: vec![input.experiments[0].clone()] };
+    let paths = render_plots(&one, dir.path().join("one").as_path()).unwrap();
+    assert!(paths.iter().all(|p| !p.ends_with("power_modes.svg")));
 }
