@@ -118,8 +118,10 @@ fn validate(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Result<()> {
+/// Runs a manifest; `Ok(Some(code))` when a stop signal ended the run early.
+fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Result<Option<u8>> {
     let manifest = Manifest::load(path)?;
+    joulebench::signals::install()?;
     let options = RunOptions {
         progress: match (quiet, std::io::IsTerminal::is_terminal(&std::io::stderr())) {
             (true, _) => ProgressMode::Off,
@@ -130,6 +132,14 @@ fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Resul
         fresh,
     };
     let outcome = joulebench::runner::run(&manifest, &options)?;
+    if let Some(signal) = outcome.interrupted {
+        eprintln!(
+            "interrupted by {}: every finished batch is stored in {}; run again to continue",
+            signal.name(),
+            manifest.results_path().display()
+        );
+        return Ok(Some(signal.exit_code()));
+    }
     let store = Store::open(&manifest.results_path())?;
     let input = report_input(&store)?;
     print!("{}", joulebench_report::render_markdown(&input));
@@ -152,7 +162,7 @@ fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool) -> Resul
             outcome.failed.len() + outcome.finished.len()
         );
     }
-    Ok(())
+    Ok(None)
 }
 
 fn report(
@@ -201,7 +211,10 @@ fn main() -> ExitCode {
         Command::Plugins { manifest } => plugins(manifest),
         Command::Validate { manifest } => validate(manifest),
         Command::Run { manifest, quiet, max_batches, fresh } => {
-            run(manifest, *quiet, *max_batches, *fresh)
+            match run(manifest, *quiet, *max_batches, *fresh) {
+                Ok(Some(code)) => return ExitCode::from(code),
+                other => other.map(|_| ()),
+            }
         }
         Command::Report { manifest, results, format, plot } => {
             report(manifest, results.as_deref(), format, plot.as_deref())
