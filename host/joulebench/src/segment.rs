@@ -306,17 +306,18 @@ impl Segment<'_> {
                 break;
             }
             let batch: Vec<Task> = range.clone().map(|p| tasks[&p].clone()).collect();
-            let ts = clock.now();
             let sent = batch.clone();
-            let evaluated;
-            (model, evaluated) =
+            // Timed on the worker thread: the deadline's thread hand-off is not the runtime's.
+            let (evaluated, ts, te);
+            (model, (evaluated, ts, te)) =
                 deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
-                    m.evaluate(sent.as_slice().into()).into_result()
+                    let ts = clock.now();
+                    let evaluated = m.evaluate(sent.as_slice().into()).into_result();
+                    (evaluated, ts, clock.now())
                 })
                 .with_context(|| format!("tasks {range:?}"))?;
             let evaluation = evaluated
                 .map_err(|e| anyhow!("runtime {:?} on tasks {range:?}: {e}", exp.runtime))?;
-            let te = clock.now();
             runtime_s += te - ts;
             if evaluation.tasks.len() != batch.len() {
                 bail!(
@@ -373,17 +374,17 @@ impl Segment<'_> {
                     break;
                 }
                 let one = vec![tasks[&position].clone()];
-                let ts = clock.now();
-                let evaluated;
-                (model, evaluated) =
+                let (evaluated, ts, te);
+                (model, (evaluated, ts, te)) =
                     deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
-                        m.evaluate(one.as_slice().into()).into_result()
+                        let ts = clock.now();
+                        let evaluated = m.evaluate(one.as_slice().into()).into_result();
+                        (evaluated, ts, clock.now())
                     })
                     .with_context(|| format!("latency pass, task {position}"))?;
                 evaluated.map_err(|e| {
                     anyhow!("latency pass: runtime {:?} on task {position}: {e}", exp.runtime)
                 })?;
-                let te = clock.now();
                 records.push(LatencyRecord {
                     position: position as u64,
                     segment: live.segment,

@@ -278,10 +278,11 @@ fn a_constructor_that_hangs_is_refused_by_name_after_its_deadline() {
 fn a_meter_that_stops_answering_leaves_gaps_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("meter.sqlite");
-    // At 20 Hz the meter answers for a quarter of a second, then never again.
+    // At 20 Hz the meter answers for a fifth of a second, then never again; the evaluation
+    // takes three batches of 300 ms.
     let plugins = [
-        runtime("rt", "evaluate_ms = 200", ""),
-        meter("read = \"hang\", read_from = 6", "read = 0.5"),
+        runtime("rt", "evaluate_ms = 300", ""),
+        meter("read = \"hang\", read_from = 5", "read = 0.5"),
     ]
     .concat();
     let path = manifest(
@@ -295,7 +296,7 @@ fn a_meter_that_stops_answering_leaves_gaps_and_the_run_goes_on() {
     assert_eq!(outcome.finished.len(), 1, "{:?}", outcome.failed);
     let s = &outcome.finished[0];
     assert_eq!(s.labels.dataset, "winogrande");
-    // Samples stop a quarter of a second into a window of over half a second: too few to
+    // Samples stop a fifth of a second into a window of almost a second: too few to
     // extrapolate from, so the energy is unavailable, and the summary says why.
     assert_eq!(s.metrics.total_energy_j, None);
     assert!(
