@@ -2,7 +2,8 @@
 //! signals, a locked, read-only or full results store. The runs use the faulty test plugins
 //! (a runtime and a meter that misbehave on demand; the runtime scores tasks from their text)
 //! on the real benchmark data, so that each fault costs seconds, not a model's minutes; the
-//! killed-and-resumed run on the real model is `resume.rs`.
+//! killed-and-resumed run on the real model is `resume.rs`. Each test runs alone (they time
+//! deadlines and signals, and the latency test beside them times sleeps).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -207,6 +208,7 @@ fn skip(why: &str) {
 
 #[test]
 fn hung_and_slow_plugin_calls_fail_their_experiment_by_name_and_the_run_goes_on() {
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hung.sqlite");
     let plugins = [
@@ -259,6 +261,7 @@ fn hung_and_slow_plugin_calls_fail_their_experiment_by_name_and_the_run_goes_on(
 
 #[test]
 fn a_constructor_that_hangs_is_refused_by_name_after_its_deadline() {
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let text = runtime("stuck", "constructor = \"hang\"", "new = 0.3");
     let m = Manifest::parse(Path::new("stuck.toml"), text).unwrap();
     let started = Instant::now();
@@ -276,6 +279,7 @@ fn a_constructor_that_hangs_is_refused_by_name_after_its_deadline() {
 
 #[test]
 fn a_meter_that_stops_answering_leaves_gaps_and_the_run_goes_on() {
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("meter.sqlite");
     // At 20 Hz the meter answers for a fifth of a second, then never again; the evaluation
@@ -326,6 +330,7 @@ fn a_meter_that_stops_answering_leaves_gaps_and_the_run_goes_on() {
 
 #[test]
 fn signals_stop_after_the_batch_in_flight_and_the_run_resumes_to_the_uninterrupted_result() {
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let plugins = [runtime("rt", "evaluate_ms = 150", ""), meter("", "")].concat();
     let experiment = "runtime = \"rt\"\ndataset = [\"winogrande\", \"hellaswag\"]\nlimit = 48\nbatch_tasks = 4\nlatency_tasks = 2";
@@ -398,6 +403,7 @@ fn signals_stop_after_the_batch_in_flight_and_the_run_resumes_to_the_uninterrupt
 
 #[test]
 fn a_read_only_store_is_refused_before_any_plugin_loads() {
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
@@ -479,6 +485,7 @@ fn fill(path: &Path) {
 
 #[test]
 fn a_disk_that_fills_mid_run_stops_it_by_path_keeps_what_was_stored_and_a_resume_completes_it() {
+    let _alone = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
