@@ -13,6 +13,8 @@ use joulebench_sampler::{Clock, Sampler};
 
 use crate::loader::Loaded;
 use crate::runner::with_meter;
+use crate::segment::stopped_answering;
+use crate::{deadline, signals};
 
 /// Reads meter `id` alone for `seconds` at `sample_hz` and summarizes its total power.
 pub(crate) fn take(
@@ -24,19 +26,26 @@ pub(crate) fn take(
 ) -> Result<IdleBaseline> {
     let unix_start_s =
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+    let deadlines = plugins.get(id).map(|l| l.deadlines.clone()).unwrap_or_default();
     let (t0, t1, trace) = with_meter(plugins, id, |_, meter| {
+        let (meter, info) =
+            match deadline::call(id, "info", deadlines.get("info"), meter, |m| m.info()) {
+                Ok(got) => got,
+                Err(e) => return (Err(format!("{e:#}")), Err(e)),
+            };
         let clock = Clock::new();
         let t0 = clock.now();
-        let mut sampler = Sampler::start(meter, clock, sample_hz);
+        let mut sampler = Sampler::start_described(meter, info, clock, sample_hz);
         let until = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
-        while Instant::now() < until {
+        // A stop signal cuts the baseline short: the run stops before measuring anything else.
+        while Instant::now() < until && signals::requested().is_none() {
             std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
             sampler.trace();
         }
         let t1 = sampler.clock().now();
-        let (meter, trace) = sampler.stop();
-        (meter, (t0, t1, trace))
-    })?;
+        let (meter, trace) = sampler.stop_within(deadlines.get("read"));
+        (meter.ok_or_else(|| stopped_answering(id, &deadlines)), Ok((t0, t1, trace)))
+    })??;
     let b = trace.idle_baseline(t0, t1);
     Ok(IdleBaseline {
         meter: id.to_string(),

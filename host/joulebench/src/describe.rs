@@ -11,6 +11,7 @@ pub fn describe(loaded: &Loaded) -> String {
         Plugin::Runtime(_) => "runtime",
         Plugin::Meter(_) => "meter",
         Plugin::Dataset(_) => "dataset",
+        Plugin::Abandoned(_) => "abandoned",
     };
     let _ = writeln!(out, "{} ({kind})", loaded.id);
     let _ = writeln!(out, "  library: {}", loaded.path.display());
@@ -59,6 +60,9 @@ pub fn describe(loaded: &Loaded) -> String {
                 "  offers:  dataset {} ({} split, {} tasks, metric {}); source {}; sha256 {}",
                 info.name, info.split, info.len, info.metric, info.source, info.checksum
             );
+        }
+        Plugin::Abandoned(why) => {
+            let _ = writeln!(out, "  abandoned: {why}");
         }
     }
     out

@@ -11,6 +11,9 @@
 //! - [`compare`]: `joulebench compare`: two sets of experiments from one or two stores.
 //! - [`conditions`]: the state meter, cooldown and power settings around each segment.
 //! - [`describe`]: what `joulebench plugins` prints; [`hostinfo`]: the machine, for provenance.
+//! - Faults (`docs/faults.md`): [`deadline`] bounds every call into a plugin; [`lock`] keeps one
+//!   run per store and stops a run whose store cannot be written; [`signals`] turns Ctrl-C and
+//!   SIGTERM into a clean stop and holds the restore hooks.
 //!
 //! The flow is one way: manifest → loader → runner → store → report. Every threshold and formula
 //! lives in the measurement core (`joulebench-measure`), which the runner calls and whose types
@@ -22,13 +25,16 @@
 mod baseline;
 pub mod compare;
 pub mod conditions;
+pub mod deadline;
 pub mod describe;
 pub mod hostinfo;
 pub mod html;
 pub mod loader;
+pub mod lock;
 pub mod manifest;
 mod progress;
 pub mod report;
 pub mod runner;
 mod segment;
+pub mod signals;
 pub mod store;

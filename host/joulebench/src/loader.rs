@@ -18,6 +18,7 @@ use joulebench_abi::{
     PluginKind, RuntimeBox, RuntimeModRef,
 };
 
+use crate::deadline::Deadlines;
 use crate::manifest::{Manifest, PluginEntry};
 
 /// Why a plugin was refused. Its `Display` is the one-line message users see.
@@ -58,6 +59,8 @@ pub enum Reason {
     Constructor(AbiError),
     /// The constructor panicked (caught by the plugin's guard).
     Panicked(AbiError),
+    /// The constructor did not return within its deadline (see [`crate::deadline`]).
+    Deadline(String),
 }
 
 impl std::fmt::Display for LoadError {
@@ -81,6 +84,7 @@ impl std::fmt::Display for LoadError {
                 write!(f, "constructor returned an error ({}): {}", e.code.name(), e.message)
             }
             Reason::Panicked(e) => write!(f, "constructor panicked: {}", e.message),
+            Reason::Deadline(e) => write!(f, "constructor: {e}"),
         }
     }
 }
@@ -113,6 +117,9 @@ pub enum Plugin {
     Meter(MeterBox),
     /// A dataset.
     Dataset(DatasetBox),
+    /// A plugin whose call missed its deadline: the instance stays with the abandoned call, and
+    /// this says why (see [`crate::deadline`]).
+    Abandoned(String),
 }
 
 /// A constructed plugin with what the host knows about it.
@@ -133,6 +140,8 @@ pub struct Loaded {
     pub build: String,
     /// The plugin.
     pub plugin: Plugin,
+    /// The deadlines of its calls.
+    pub deadlines: Deadlines,
 }
 
 impl Loaded {
@@ -292,13 +301,24 @@ fn root_module(
 pub fn load(entry: &PluginEntry, base: &Path, plugin_dir: &Path) -> Result<Loaded, LoadError> {
     let path = resolve_library(&entry.library, base, plugin_dir);
     let (module, abi_version, build) = root_module(&entry.id, &path, entry.kind)?;
-    let config = RStr::from_str(&entry.config);
-    let plugin = match module {
-        RootModuleRef::Runtime(m) => m.new()(config).into_result().map(Plugin::Runtime),
-        RootModuleRef::Meter(m) => m.new()(config).into_result().map(Plugin::Meter),
-        RootModuleRef::Dataset(m) => m.new()(config).into_result().map(Plugin::Dataset),
-    }
-    .map_err(|e| LoadError {
+    let config = entry.config.clone();
+    let construct = move |_: &mut ()| {
+        let config = RStr::from_str(&config);
+        match module {
+            RootModuleRef::Runtime(m) => m.new()(config).into_result().map(Plugin::Runtime),
+            RootModuleRef::Meter(m) => m.new()(config).into_result().map(Plugin::Meter),
+            RootModuleRef::Dataset(m) => m.new()(config).into_result().map(Plugin::Dataset),
+        }
+    };
+    let limit = entry.deadlines.get("new");
+    let constructed = crate::deadline::call(&entry.id, "new", limit, (), construct)
+        .map_err(|e| LoadError {
+            id: entry.id.clone(),
+            path: path.clone(),
+            reason: Reason::Deadline(format!("{e:#}")),
+        })?
+        .1;
+    let plugin = constructed.map_err(|e| LoadError {
         id: entry.id.clone(),
         path: path.clone(),
         reason: if e.code == ErrorCode::PANICKED {
@@ -317,6 +337,7 @@ pub fn load(entry: &PluginEntry, base: &Path, plugin_dir: &Path) -> Result<Loade
         abi_version,
         build,
         plugin,
+        deadlines: entry.deadlines.clone(),
     })
 }
 

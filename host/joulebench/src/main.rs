@@ -129,14 +129,22 @@ fn validate(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool, dry: bool) -> Result<()> {
+/// Runs a manifest; `Ok(Some(code))` when a stop signal ended the run early.
+fn run(
+    path: &Path,
+    quiet: bool,
+    max_batches: Option<u64>,
+    fresh: bool,
+    dry: bool,
+) -> Result<Option<u8>> {
     let manifest = Manifest::load(path)?;
     if dry {
         for line in joulebench::conditions::dry_run(&manifest)? {
             println!("{line}");
         }
-        return Ok(());
+        return Ok(None);
     }
+    joulebench::signals::install()?;
     let options = RunOptions {
         progress: match (quiet, std::io::IsTerminal::is_terminal(&std::io::stderr())) {
             (true, _) => ProgressMode::Off,
@@ -147,6 +155,14 @@ fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool, dry: boo
         fresh,
     };
     let outcome = joulebench::runner::run(&manifest, &options)?;
+    if let Some(signal) = outcome.interrupted {
+        eprintln!(
+            "interrupted by {}: every finished batch is stored in {}; run again to continue",
+            signal.name(),
+            manifest.results_path().display()
+        );
+        return Ok(Some(signal.exit_code()));
+    }
     let store = Store::open(&manifest.results_path())?;
     let input = report_input(&store)?;
     print!("{}", joulebench_report::render_markdown(&input));
@@ -169,7 +185,7 @@ fn run(path: &Path, quiet: bool, max_batches: Option<u64>, fresh: bool, dry: boo
             outcome.failed.len() + outcome.finished.len()
         );
     }
-    Ok(())
+    Ok(None)
 }
 
 fn report(
@@ -226,7 +242,10 @@ fn main() -> ExitCode {
         Command::Plugins { manifest } => plugins(manifest),
         Command::Validate { manifest } => validate(manifest),
         Command::Run { manifest, quiet, max_batches, fresh, dry_run } => {
-            run(manifest, *quiet, *max_batches, *fresh, *dry_run)
+            match run(manifest, *quiet, *max_batches, *fresh, *dry_run) {
+                Ok(Some(code)) => return ExitCode::from(code),
+                other => other.map(|_| ()),
+            }
         }
         Command::Report { manifest, results, format, plot, html } => {
             report(manifest, results.as_deref(), format, plot.as_deref(), html.as_deref())

@@ -9,6 +9,7 @@
 //! kind = "runtime"            # runtime | meter | dataset
 //! library = "joulebench_runtime_llama_cpp"   # a [lib] name, or a path to a .so
 //! config = { threads = 2 }    # handed to the plugin as TOML; it checks it
+//! deadlines = { evaluate = 3600 }   # optional: seconds per call (docs/faults.md#deadlines)
 //!
 //! [[model]]
 //! id = "smollm2"
@@ -93,6 +94,8 @@ pub struct PluginEntry {
     pub config: String,
     /// Where the entry is, for messages (`file:line:column`).
     pub at: String,
+    /// The deadlines of its calls (`deadlines = { evaluate = 600 }`, seconds).
+    pub deadlines: crate::deadline::Deadlines,
 }
 
 /// One `[[model]]` entry.
@@ -174,6 +177,8 @@ struct RawPlugin {
     library: Spanned<String>,
     #[serde(default)]
     config: Option<toml::Table>,
+    #[serde(default)]
+    deadlines: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -329,12 +334,19 @@ impl Manifest {
             }
             let config = toml::to_string(&p.config.clone().unwrap_or_default())
                 .context("cannot re-serialize a plugin config")?;
+            let deadlines = match &p.deadlines {
+                Some(d) => crate::deadline::Deadlines::parse(kind, d.get_ref()).map_err(|e| {
+                    anyhow::anyhow!("{}: plugin {:?}: {e}", at(d.span()), p.id.get_ref())
+                })?,
+                None => Default::default(),
+            };
             plugins.push(PluginEntry {
                 id: p.id.get_ref().clone(),
                 kind,
                 library: p.library.get_ref().clone(),
                 config,
                 at: at(entry.span()),
+                deadlines,
             });
         }
 

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use joulebench_abi::{DatasetBox, DatasetInfo, MeterBox, Selection};
+use joulebench_abi::{DatasetInfo, MeterBox, Selection};
 use joulebench_measure::{HostInfo, Identity, Summary};
 use sha2::{Digest, Sha256};
 
@@ -25,7 +25,7 @@ use crate::manifest::{Experiment, Manifest};
 pub use crate::progress::ProgressMode;
 use crate::segment::Segment;
 use crate::store::Store;
-use crate::{baseline, hostinfo};
+use crate::{baseline, deadline, hostinfo, lock, signals};
 
 /// The outcome of `joulebench run`.
 #[derive(Debug, Default)]
@@ -36,6 +36,8 @@ pub struct RunOutcome {
     pub failed: Vec<(String, String)>,
     /// What a reader should know of the run as a whole (the idle baselines and their drift).
     pub notes: Vec<String>,
+    /// The stop signal that ended the run early, if one did.
+    pub interrupted: Option<signals::Signal>,
 }
 
 /// Options for a run.
@@ -74,18 +76,30 @@ pub fn load_plugins(manifest: &Manifest) -> Result<HashMap<String, Loaded>> {
 }
 
 /// Runs every experiment of the manifest, continuing unfinished ones found in the store.
-/// Experiments that fail are recorded and the run goes on with the next one.
+/// Experiments that fail are recorded and the run goes on with the next one; a store that
+/// cannot be written stops the run (see [`crate::lock`]), and so does a stop signal (see
+/// [`crate::signals`]).
 pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
+    let results = manifest.results_path();
+    let _lock = lock::acquire(&results)?;
     let restored = crate::conditions::restore_left_over(manifest)?;
     let mut plugins = load_plugins(manifest)?;
-    let mut store = Store::open(&manifest.results_path())?;
+    let mut store = Store::open(&results)?;
     let host = hostinfo::collect(Path::new("/"));
     let device = manifest.settings.device.clone().unwrap_or_else(|| host.device_name());
-    let run_id = store.begin_run(
-        &manifest.path.display().to_string(),
-        &manifest.text,
-        &serde_json::to_string(&host)?,
-    )?;
+    let run_id = store
+        .begin_run(
+            &manifest.path.display().to_string(),
+            &manifest.text,
+            &serde_json::to_string(&host)?,
+        )
+        .with_context(|| format!("cannot write the results store {}", results.display()))?;
+    // A second stop signal exits at once: this hook puts back what a sweep changed on that path
+    // (the settings guard does it on every other one, and drops first).
+    let _restore = signals::on_restore("power settings", || {
+        let (_, errors) = joulebench_conditions::sweep::restore_active();
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    });
     let guard = crate::conditions::settings_guard(manifest)?.map(std::cell::RefCell::new);
     let run =
         Run { manifest, host: &host, device: &device, run_id, options, settings: guard.as_ref() };
@@ -93,19 +107,47 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
     outcome.notes.extend(restored);
     let mut baselines = Vec::new();
     for (exp, repeat) in run_order(manifest) {
+        if let Some(signal) = signals::requested() {
+            outcome.interrupted = Some(signal);
+            break;
+        }
         let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
         match run_experiment(&run, &mut plugins, &mut store, exp, repeat, &mut baselines) {
             Ok(summary) => outcome.finished.push(summary),
+            Err(e) if lock::is_store_write_failure(&e) => {
+                return Err(e.context(format!(
+                    "experiment {name}: cannot write the results store {}; every batch stored \
+                     before this one is kept; free space (or fix the store) and run again to \
+                     continue",
+                    results.display()
+                )));
+            }
             Err(e) => {
                 let msg = format!("{e:#}");
+                if let Some(signals::Interrupted(signal)) = e.downcast_ref() {
+                    outcome.interrupted = Some(*signal);
+                    break;
+                }
                 tracing::error!("experiment {name} failed: {msg}");
                 outcome.failed.push((name, msg));
             }
         }
     }
+    if outcome.interrupted.is_some() {
+        signals::restore_all();
+        return Ok(outcome);
+    }
     for (meter, sample_hz) in baselines {
         let idle_s = manifest.settings.idle_s();
-        let after = baseline::take(&mut plugins, &meter, "after", idle_s, sample_hz)?;
+        let after = match baseline::take(&mut plugins, &meter, "after", idle_s, sample_hz) {
+            Ok(after) => after,
+            Err(e) => {
+                outcome
+                    .notes
+                    .push(format!("no idle baseline of meter {meter:?} after the run: {e:#}"));
+                continue;
+            }
+        };
         store.store_baseline(run_id, &after)?;
         if let Some(before) = store.baseline(run_id, &meter, "before")? {
             outcome.notes.push(baseline::describe(&before, &after));
@@ -138,17 +180,11 @@ pub(crate) fn plugin_mut<'p>(
     plugins: &'p mut HashMap<String, Loaded>,
     id: &str,
 ) -> Result<&'p mut Loaded> {
-    plugins.get_mut(id).with_context(|| format!("plugin {id:?} is not loaded"))
-}
-
-pub(crate) fn dataset<'p>(
-    plugins: &'p mut HashMap<String, Loaded>,
-    id: &str,
-) -> Result<&'p DatasetBox> {
-    match &plugin_mut(plugins, id)?.plugin {
-        Plugin::Dataset(d) => Ok(d),
-        _ => bail!("{id:?} is not a dataset"),
+    let loaded = plugins.get_mut(id).with_context(|| format!("plugin {id:?} is not loaded"))?;
+    if let Plugin::Abandoned(why) = &loaded.plugin {
+        bail!("plugin {id:?} is unusable: {why}");
     }
+    Ok(loaded)
 }
 
 /// Refuses a component whose `info()` panicked: its plugin reports `<plugin panicked: ...>` in
@@ -161,12 +197,15 @@ pub(crate) fn sound(kind: &str, id: &str, name: &str) -> Result<()> {
 }
 
 /// Lends meter `id` to `f`, which a sampler thread must own it for, with the other plugins;
-/// `f` hands the meter back, and it returns to the plugins whatever `f`'s result.
+/// `f` hands the meter back, and it returns to the plugins whatever `f`'s result. A meter `f`
+/// cannot hand back (a call missed its deadline, see [`crate::deadline`]) is marked abandoned
+/// with the reason `f` gives.
 pub(crate) fn with_meter<T>(
     plugins: &mut HashMap<String, Loaded>,
     id: &str,
-    f: impl FnOnce(&mut HashMap<String, Loaded>, MeterBox) -> (MeterBox, T),
+    f: impl FnOnce(&mut HashMap<String, Loaded>, MeterBox) -> (Result<MeterBox, String>, T),
 ) -> Result<T> {
+    plugin_mut(plugins, id)?;
     let mut loaded = plugins.remove(id).with_context(|| format!("plugin {id:?} is not loaded"))?;
     let meter = match loaded.plugin {
         Plugin::Meter(m) => m,
@@ -177,7 +216,10 @@ pub(crate) fn with_meter<T>(
         }
     };
     let (meter, out) = f(plugins, meter);
-    loaded.plugin = Plugin::Meter(meter);
+    loaded.plugin = match meter {
+        Ok(m) => Plugin::Meter(m),
+        Err(why) => Plugin::Abandoned(why),
+    };
     plugins.insert(id.to_string(), loaded);
     Ok(out)
 }
@@ -293,7 +335,7 @@ fn run_experiment(
     repeat: u32,
     baselines: &mut Vec<(String, f64)>,
 ) -> Result<Summary> {
-    let dataset_info = dataset(plugins, &exp.dataset)?.info();
+    let dataset_info = deadline::dataset(plugins, &exp.dataset, "info", |d| d.info())?;
     sound("dataset", &exp.dataset, &dataset_info.name)?;
     let spec = StoredSpec {
         manifest: manifest_spec(run.manifest, exp)?,
@@ -306,10 +348,11 @@ fn run_experiment(
         None => {
             let identity = spec.identity.as_ref().context("identity is always recorded")?;
             refuse_changed(store, exp, repeat, &spec.manifest, identity, run.options.fresh)?;
-            let picked = dataset(plugins, &exp.dataset)?
-                .select(&Selection { rule: exp.selection, limit: exp.limit, seed: exp.seed })
-                .into_result()
-                .map_err(|e| anyhow!("dataset {:?}: {e}", exp.dataset))?;
+            let selection = Selection { rule: exp.selection, limit: exp.limit, seed: exp.seed };
+            let picked = deadline::dataset(plugins, &exp.dataset, "select", move |d| {
+                d.select(&selection).into_result()
+            })?
+            .map_err(|e| anyhow!("dataset {:?}: {e}", exp.dataset))?;
             store.create_experiment(&key, &exp.id, repeat, &spec_text, &picked, "{}")?
         }
     };
@@ -320,6 +363,10 @@ fn run_experiment(
             store.store_baseline(run.run_id, &before)?;
             baselines.push((exp.meter.clone(), exp.sample_hz));
         }
+        if let Some(signal) = signals::requested() {
+            // Stopped during the idle baseline: nothing of this experiment ran.
+            return Err(signals::Interrupted(signal).into());
+        }
         let segment = Segment {
             run,
             exp,
@@ -329,7 +376,10 @@ fn run_experiment(
             dataset: &dataset_info,
         };
         if let Err(e) = segment.run(plugins, store) {
-            let _ = store.fail(row.id, &format!("{e:#}"));
+            let _ = match e.downcast_ref::<signals::Interrupted>() {
+                Some(_) => store.interrupt(row.id, &format!("{e:#}")),
+                None => store.fail(row.id, &format!("{e:#}")),
+            };
             return Err(e);
         }
     }

@@ -25,11 +25,12 @@ use joulebench_measure::{LibraryIdentity, Provenance, SummaryLabels, summarize};
 use joulebench_metrics::{AccuracyMetric, EnergyQuality, score_task};
 use joulebench_sampler::{Clock, Sampler, Trace};
 
-use crate::loader::{Loaded, Plugin};
+use crate::loader::Loaded;
 use crate::manifest::Experiment;
 use crate::progress::{Progress, ProgressMode};
-use crate::runner::{Run, dataset, plugin_mut, sound, with_meter};
+use crate::runner::{Run, plugin_mut, sound, with_meter};
 use crate::store::{LatencyRecord, PhaseRecord, SampleRecord, Store, TaskRecord};
+use crate::{deadline, signals};
 
 /// One experiment as one process works on it.
 pub(crate) struct Segment<'a> {
@@ -82,6 +83,17 @@ fn samples_since(trace: &Trace, from: usize) -> Vec<SampleRecord> {
         .collect()
 }
 
+/// Why a meter whose read never returned is abandoned.
+pub(crate) fn stopped_answering(id: &str, deadlines: &crate::deadline::Deadlines) -> String {
+    let why = format!(
+        "meter {id:?} stopped answering: a read() did not return within its deadline of {} s; \
+         it was abandoned",
+        deadlines.get("read").as_secs_f64()
+    );
+    tracing::error!("{why}");
+    why
+}
+
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
@@ -112,35 +124,45 @@ impl Segment<'_> {
         let spec = self.model_spec()?;
 
         let meter_identity = plugins.get(&exp.meter).map(Loaded::identity);
+        let meter_deadlines =
+            plugins.get(&exp.meter).map(|l| l.deadlines.clone()).unwrap_or_default();
         let lines = self.run.options.progress == ProgressMode::Lines;
         let mut prepared = crate::conditions::prepare(self.run, exp, plugins, lines)?;
         let mut state_live = None;
         let outcome = with_meter(plugins, &exp.meter, |plugins, meter: MeterBox| {
-            let meter_info = meter.info();
+            let limit = meter_deadlines.get("info");
+            let (meter, meter_info) =
+                match deadline::call(&exp.meter, "info", limit, meter, |m| m.info()) {
+                    Ok(got) => got,
+                    Err(e) => return (Err(format!("{e:#}")), (0, None, 0, Err(e))),
+                };
             if let Err(e) = sound("meter", &exp.meter, &meter_info.name) {
-                return (meter, (0, None, 0, Err(e)));
+                return (Ok(meter), (0, None, 0, Err(e)));
             }
             let clock = Clock::new();
             let origin = unix_now() - clock.now();
             let segment = match store.begin_segment(self.experiment_id, self.run.run_id, origin) {
                 Ok(s) => s,
-                Err(e) => return (meter, (0, None, 0, Err(e))),
+                Err(e) => return (Ok(meter), (0, None, 0, Err(e))),
             };
             if let Err(e) = store.store_state_start(self.experiment_id, segment, &prepared.start) {
-                return (meter, (segment, None, 0, Err(e)));
+                return (Ok(meter), (segment, None, 0, Err(e)));
             }
+            let sampler = Sampler::start_described(meter, meter_info.clone(), clock, exp.sample_hz);
             let mut live = Live {
                 segment,
                 state: prepared.start_sampling(clock, exp.conditions.state_hz),
-                sampler: Sampler::start(meter, clock, exp.sample_hz),
+                sampler,
                 stored_samples: 0,
                 meter_info,
                 meter: meter_identity,
             };
             let result = self.evaluate(plugins, store, &mut live, &todo, latency, &tasks, &spec);
-            let Live { sampler, stored_samples, state, .. } = live;
+            let Live { sampler, stored_samples, meter_info, state, .. } = live;
             state_live = state;
-            let (meter, trace) = sampler.stop();
+            let (meter, trace) = sampler.stop_within(meter_deadlines.get("read"));
+            let meter = meter.ok_or_else(|| stopped_answering(&exp.meter, &meter_deadlines));
+            let result = result.map(|m| (m, meter_info));
             (meter, (segment, Some(trace), stored_samples, result))
         });
         let segment_no = outcome.as_ref().map_or(0, |o| o.0);
@@ -148,18 +170,28 @@ impl Segment<'_> {
         let (segment, trace, stored_samples, result) = outcome?;
         let Some(trace) = trace else { return result.map(|_| ()) };
         store.store_samples(self.experiment_id, segment, &samples_since(&trace, stored_samples))?;
-        let model_info = result?;
+        let (model_info, meter_info) = result?;
         for p in store.phases(self.experiment_id)?.into_iter().filter(|p| p.segment == segment) {
             let energy = PhaseEnergy::from(&trace.energy(p.t0_s, p.t1_s));
             let energy = serde_json::to_string(&energy)?;
             store.store_phase(self.experiment_id, &PhaseRecord { energy, ..p })?;
         }
+        // A latency pass cut short by a signal stores nothing, and is owed too.
+        let unfinished = store.done_positions(self.experiment_id)?.len() < self.selection.len()
+            || (exp.latency_tasks > 0
+                && !self.selection.is_empty()
+                && store.latencies(self.experiment_id)?.is_empty());
+        if let Some(signal) = signals::requested()
+            && unfinished
+        {
+            return Err(signals::Interrupted(signal).into());
+        }
         if let Some(max) = self.run.options.max_batches
-            && store.done_positions(self.experiment_id)?.len() < self.selection.len()
+            && unfinished
         {
             bail!("stopped after {max} batches as asked");
         }
-        self.finalize(plugins, store, Some(model_info))
+        self.finalize(plugins, store, Some((model_info, meter_info)))
     }
 
     /// The tasks of the batches to run, of the warm-up and of the latency pass, built by the
@@ -177,10 +209,11 @@ impl Segment<'_> {
         positions.sort_unstable();
         positions.dedup();
         let indices: Vec<u64> = positions.iter().map(|&p| self.selection[p]).collect();
-        let built = dataset(plugins, &exp.dataset)?
-            .tasks(indices.as_slice().into(), exp.convention)
-            .into_result()
-            .map_err(|e| anyhow!("dataset {:?}: {e}", exp.dataset))?;
+        let convention = exp.convention;
+        let built = deadline::dataset(plugins, &exp.dataset, "tasks", move |d| {
+            d.tasks(indices.as_slice().into(), convention).into_result()
+        })?
+        .map_err(|e| anyhow!("dataset {:?}: {e}", exp.dataset))?;
         if built.len() != positions.len() {
             bail!(
                 "dataset {:?} returned {} tasks for {} indices",
@@ -220,17 +253,18 @@ impl Segment<'_> {
 
         let runtime_lib = plugin_mut(plugins, &exp.runtime)?;
         let runtime_identity = runtime_lib.identity();
-        let Plugin::Runtime(runtime) = &mut runtime_lib.plugin else {
-            bail!("{:?} is not a runtime", exp.runtime)
-        };
-        let runtime_info = runtime.info();
+        let deadlines = runtime_lib.deadlines.clone();
+        let runtime_info = deadline::runtime(plugins, &exp.runtime, "info", |r| r.info())?;
         sound("runtime", &exp.runtime, &runtime_info.name)?;
         let t0 = clock.now();
-        let mut model: ModelBox = runtime.load_model(spec).into_result().map_err(|e| {
-            anyhow!("runtime {:?} cannot load model {:?}: {e}", exp.runtime, spec.id)
-        })?;
+        let owned_spec = spec.clone();
+        let model: ModelBox = deadline::runtime(plugins, &exp.runtime, "load_model", move |r| {
+            r.load_model(&owned_spec).into_result()
+        })?
+        .map_err(|e| anyhow!("runtime {:?} cannot load model {:?}: {e}", exp.runtime, spec.id))?;
         store.store_phase(id, &live.phase(phase::LOAD, t0, clock.now()))?;
-        let model_info = model.info();
+        let (mut model, model_info) =
+            deadline::model(model, &exp.runtime, &deadlines, "model_info", |m| m.info())?;
         sound("model of runtime", &exp.runtime, &model_info.name)?;
 
         let warmup: Vec<Task> =
@@ -238,10 +272,14 @@ impl Segment<'_> {
         if !warmup.is_empty() {
             let t0 = clock.now();
             for chunk in warmup.chunks(exp.batch_tasks as usize) {
-                model
-                    .evaluate(chunk.into())
-                    .into_result()
-                    .map_err(|e| anyhow!("warm-up: runtime {:?}: {e}", exp.runtime))?;
+                let chunk = chunk.to_vec();
+                let evaluated;
+                (model, evaluated) =
+                    deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
+                        m.evaluate(chunk.as_slice().into()).into_result()
+                    })
+                    .context("warm-up")?;
+                evaluated.map_err(|e| anyhow!("warm-up: runtime {:?}: {e}", exp.runtime))?;
             }
             store.store_phase(id, &live.phase(phase::WARM_UP, t0, clock.now()))?;
         }
@@ -274,17 +312,25 @@ impl Segment<'_> {
         let mut last_end = eval_t0;
         let mut complete = true;
         for (b, range) in todo.iter().enumerate() {
-            if self.run.options.max_batches.is_some_and(|m| b as u64 >= m) {
+            if self.run.options.max_batches.is_some_and(|m| b as u64 >= m)
+                || signals::requested().is_some()
+            {
                 complete = false;
                 break;
             }
             let batch: Vec<Task> = range.clone().map(|p| tasks[&p].clone()).collect();
-            let ts = clock.now();
-            let evaluation = model
-                .evaluate(batch.as_slice().into())
-                .into_result()
+            let sent = batch.clone();
+            // Timed on the worker thread: the deadline's thread hand-off is not the runtime's.
+            let (evaluated, ts, te);
+            (model, (evaluated, ts, te)) =
+                deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
+                    let ts = clock.now();
+                    let evaluated = m.evaluate(sent.as_slice().into()).into_result();
+                    (evaluated, ts, clock.now())
+                })
+                .with_context(|| format!("tasks {range:?}"))?;
+            let evaluation = evaluated
                 .map_err(|e| anyhow!("runtime {:?} on tasks {range:?}: {e}", exp.runtime))?;
-            let te = clock.now();
             runtime_s += te - ts;
             if evaluation.tasks.len() != batch.len() {
                 bail!(
@@ -338,12 +384,23 @@ impl Segment<'_> {
             let t0 = clock.now();
             let mut records = Vec::with_capacity(latency.len());
             for position in latency {
-                let one = std::slice::from_ref(&tasks[&position]);
-                let ts = clock.now();
-                model.evaluate(one.into()).into_result().map_err(|e| {
+                if signals::requested().is_some() {
+                    // The pass is stored whole or not at all: the next run does it again.
+                    records.clear();
+                    break;
+                }
+                let one = vec![tasks[&position].clone()];
+                let (evaluated, ts, te);
+                (model, (evaluated, ts, te)) =
+                    deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
+                        let ts = clock.now();
+                        let evaluated = m.evaluate(one.as_slice().into()).into_result();
+                        (evaluated, ts, clock.now())
+                    })
+                    .with_context(|| format!("latency pass, task {position}"))?;
+                evaluated.map_err(|e| {
                     anyhow!("latency pass: runtime {:?} on task {position}: {e}", exp.runtime)
                 })?;
-                let te = clock.now();
                 records.push(LatencyRecord {
                     position: position as u64,
                     segment: live.segment,
@@ -351,9 +408,11 @@ impl Segment<'_> {
                     t_end_s: te,
                 });
             }
-            let samples = live.new_samples();
-            store.store_latencies(id, live.segment, &records, &samples)?;
-            store.store_phase(id, &live.phase(phase::LATENCY, t0, clock.now()))?;
+            if !records.is_empty() {
+                let samples = live.new_samples();
+                store.store_latencies(id, live.segment, &records, &samples)?;
+                store.store_phase(id, &live.phase(phase::LATENCY, t0, clock.now()))?;
+            }
         }
         if !todo.is_empty() {
             let eval_s = last_end - eval_t0;
@@ -370,13 +429,15 @@ impl Segment<'_> {
         &self,
         plugins: &mut HashMap<String, Loaded>,
         store: &mut Store,
-        model_info: Option<ModelInfo>,
+        measured: Option<(ModelInfo, MeterInfo)>,
     ) -> Result<()> {
         let (exp, id) = (self.exp, self.experiment_id);
-        let Plugin::Meter(meter) = &plugin_mut(plugins, &exp.meter)?.plugin else {
-            bail!("{:?} is not a meter", exp.meter)
+        // The meter's description from this segment: a meter that stopped answering during it
+        // is not asked again.
+        let (model_info, meter_info) = match measured {
+            Some((model, meter)) => (Some(model), meter),
+            None => (None, deadline::meter(plugins, &exp.meter, "info", |m| m.info())?),
         };
-        let meter_info = meter.info();
         let provenance = Provenance::from_json(&store.provenance(id)?).ok();
         let model = match (&model_info, &provenance) {
             (Some(m), _) => Some(ModelDescription::from(m)),

@@ -130,7 +130,7 @@ pub struct UnfinishedRow {
 pub struct ExperimentRow {
     /// Row id.
     pub id: i64,
-    /// `running`, `done` or `failed`.
+    /// `running`, `done`, `failed` or `interrupted`.
     pub status: String,
     /// The task indices chosen when the experiment started, in run order.
     pub selection: Vec<u64>,
@@ -528,11 +528,21 @@ impl Store {
         Ok(())
     }
 
-    /// The unfinished experiments (running or failed) with this manifest id and repeat.
+    /// Records that a stop signal ended the experiment's segment (it stays resumable).
+    pub fn interrupt(&self, experiment: i64, note: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE experiments SET status = 'interrupted', error = ?2 WHERE id = ?1",
+            params![experiment, note],
+        )?;
+        Ok(())
+    }
+
+    /// The unfinished experiments (running, failed or interrupted) with this manifest id and
+    /// repeat.
     pub fn unfinished(&self, name: &str, repeat: u32) -> Result<Vec<UnfinishedRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT e.id, e.spec, (SELECT COUNT(*) FROM tasks t WHERE t.experiment_id = e.id)
-             FROM experiments e WHERE e.name = ?1 AND e.repeat = ?2 AND e.status IN ('running', 'failed')
+             FROM experiments e WHERE e.name = ?1 AND e.repeat = ?2 AND e.status IN ('running', 'failed', 'interrupted')
              ORDER BY e.id",
         )?;
         let rows = stmt.query_map(params![name, repeat], |r| {

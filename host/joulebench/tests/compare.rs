@@ -181,6 +181,7 @@ fn add(store: &mut Store, s: &Spec<'_>) {
         },
         host_overhead_s: 0.1,
         host_overhead_fraction: 0.01,
+        conditions: None,
     };
     store.finish(e.id, "{}", &serde_json::to_string(&summary).unwrap()).unwrap();
 }

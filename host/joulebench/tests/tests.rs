@@ -4,6 +4,7 @@ mod boards;
 mod browser;
 mod compare;
 mod conditions;
+mod faults;
 mod identity;
 mod latency;
 mod loading;

@@ -20,12 +20,12 @@
 
 mod trace;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use joulebench_abi::MeterBox;
+use joulebench_abi::{MeterBox, MeterInfo};
 use joulebench_metrics::stats::median;
 
 pub use trace::{
@@ -89,15 +89,22 @@ struct Batch {
     missed_ticks: u64,
 }
 
+/// The sampler thread's fate: it ends (and hands the meter back) or the host gives up on it
+/// (and the thread leaks the meter), whichever happens first.
+const RUNNING: u8 = 0;
+const ENDED: u8 = 1;
+const ABANDONED: u8 = 2;
+
 struct Shared {
     stop: AtomicBool,
     pending: Mutex<Batch>,
+    fate: AtomicU8,
 }
 
 /// A meter being read on its own thread.
 pub struct Sampler {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<MeterBox>>,
+    thread: Option<JoinHandle<Option<MeterBox>>>,
     trace: Trace,
     clock: Clock,
 }
@@ -109,22 +116,49 @@ impl Sampler {
     ///
     /// # Panics
     /// When `rate_hz` is not a positive finite number (a manifest check's job).
-    pub fn start(mut meter: MeterBox, clock: Clock, rate_hz: f64) -> Sampler {
-        assert!(rate_hz.is_finite() && rate_hz > 0.0, "sampling rate must be positive: {rate_hz}");
+    pub fn start(meter: MeterBox, clock: Clock, rate_hz: f64) -> Sampler {
         let info = meter.info();
+        Sampler::start_described(meter, info, clock, rate_hz)
+    }
+
+    /// [`Sampler::start`] for a meter whose `info()` the caller already has (the host asks for
+    /// it under a deadline).
+    ///
+    /// # Panics
+    /// When `rate_hz` is not a positive finite number (a manifest check's job).
+    pub fn start_described(
+        mut meter: MeterBox,
+        info: MeterInfo,
+        clock: Clock,
+        rate_hz: f64,
+    ) -> Sampler {
+        assert!(rate_hz.is_finite() && rate_hz > 0.0, "sampling rate must be positive: {rate_hz}");
         let rails = info.rails.len();
         let period = Duration::from_secs_f64(1.0 / rate_hz);
         let trace = Trace::new(info, period.as_secs_f64());
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             pending: Mutex::new(Batch::default()),
+            fate: AtomicU8::new(RUNNING),
         });
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("joulebench-sampler".into())
             .spawn(move || {
                 run(&mut meter, &thread_shared, clock, period, rails);
-                meter
+                let ended = thread_shared.fate.compare_exchange(
+                    RUNNING,
+                    ENDED,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+                if ended.is_ok() {
+                    Some(meter)
+                } else {
+                    // Abandoned by the host: the meter is never touched again, not even dropped.
+                    std::mem::forget(meter);
+                    None
+                }
             })
             .expect("spawning the sampler thread");
         Sampler { shared, thread: Some(thread), trace, clock }
@@ -157,10 +191,52 @@ impl Sampler {
     /// Stops the thread after its current read and returns the meter and everything recorded.
     pub fn stop(mut self) -> (MeterBox, Trace) {
         let meter = self.join().expect("the sampler thread is joined only here");
+        let trace = self.take_trace();
+        (meter, trace)
+    }
+
+    /// [`Sampler::stop`], waiting at most `limit` for the read in progress. A meter whose read
+    /// has not returned by then is abandoned with its thread (never touched again, not even
+    /// dropped): the result has no meter, and the trace ends with a read error that says since
+    /// when the meter has not answered. The samples it lacks are gaps in the record.
+    pub fn stop_within(mut self, limit: Duration) -> (Option<MeterBox>, Trace) {
+        let Some(thread) = self.thread.take() else { return (None, self.take_trace()) };
+        self.shared.stop.store(true, Ordering::SeqCst);
+        thread.thread().unpark();
+        let until = Instant::now() + limit;
+        while !thread.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let gave_up = self.shared.fate.compare_exchange(
+            RUNNING,
+            ABANDONED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        if gave_up.is_ok() {
+            self.drain();
+            let since = self.trace.times().last().copied().unwrap_or(0.0);
+            let message = format!(
+                "the meter stopped answering: a read did not return within {} s of the end of \
+                 sampling; no samples after t = {since:.3} s; the meter was abandoned",
+                limit.as_secs_f64()
+            );
+            self.trace.append_raw(&[], &[], vec![ReadError { t: self.clock.now(), message }]);
+            // Dropping the handle detaches the thread.
+            drop(thread);
+            return (None, self.take_trace());
+        }
+        let meter = match thread.join() {
+            Ok(meter) => meter,
+            Err(p) => std::panic::resume_unwind(p),
+        };
+        (meter, self.take_trace())
+    }
+
+    fn take_trace(&mut self) -> Trace {
         self.drain();
         let empty = Trace::new(self.trace.meter().clone(), 0.0);
-        let trace = std::mem::replace(&mut self.trace, empty);
-        (meter, trace)
+        std::mem::replace(&mut self.trace, empty)
     }
 
     fn join(&mut self) -> Option<MeterBox> {
@@ -168,7 +244,7 @@ impl Sampler {
         self.shared.stop.store(true, Ordering::SeqCst);
         thread.thread().unpark();
         match thread.join() {
-            Ok(meter) => Some(meter),
+            Ok(meter) => meter,
             Err(p) => std::panic::resume_unwind(p),
         }
     }
