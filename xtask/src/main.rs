@@ -11,6 +11,8 @@
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
+//! - `fuzz [TARGET...] [--seconds N]`: the parsers' fuzz targets on nightly (see [`fuzz`]);
+//!   `test` runs each for 30 seconds.
 //! - `install [--prefix DIR]`: the release build as a `joulebench` command (see `install.rs`).
 //!
 //! Std only, so that `cargo xtask` starts fast.
@@ -18,7 +20,9 @@
 mod boards;
 mod fetch_data;
 mod fetch_models;
+mod fuzz;
 mod install;
+mod partial;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -36,6 +40,7 @@ fn main() {
         Some("bench") => bench(rest),
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
+        Some("fuzz") => fuzz::cmd(rest),
         Some("deps") => ensure_system_packages(),
         Some("install") => install::run(rest),
         _ => {
@@ -57,13 +62,16 @@ tasks:
   build-plugins [--release] [--features F,...]   build the host and every plugin cdylib
         [--target aarch64-unknown-linux-gnu]      cross-build them for a board (target-aarch64/)
         [--board pi5|orin|nano]                   the board's llama.cpp kernels (default pi5)
-  test [--boards] [ARGS...]                       build the plugins, then run every test (and,
-                                                  with --boards, the emulated boards)
+  test [--boards] [ARGS...]                       build the plugins, then run every test, a
+                                                  30 s fuzz smoke per target (and, with
+                                                  --boards, the emulated boards)
   test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
   fetch-models [--only smollm2|gemma3]            download the models into the cache
   fetch-data [--from DIR]                         download (or import) the benchmark data
+  fuzz [TARGET...] [--seconds N]                  run the fuzz targets (default: all, 600 s
+                                                  each) on nightly with cargo-fuzz
   deps                                            install the system packages the build needs
   install [--prefix DIR]                          release build into DIR/lib/joulebench, with
                                                   DIR/bin/joulebench (default DIR: ~/.local)"
@@ -310,9 +318,11 @@ fn test(args: &[String]) -> Result<(), DynError> {
     cmd.args(["test", "--workspace", "--no-fail-fast"]).args(args);
     ensure_data_env(&mut cmd)?;
     let workspace = run(&mut cmd);
-    // The boards run even when a workspace test failed, so that one CI run shows both.
+    // The fuzz smoke and the boards run even when a workspace test failed, so that one CI run
+    // shows all.
+    let fuzz = fuzz::smoke();
     let boards = if boards_too { boards::test() } else { Ok(()) };
-    workspace.and(boards)
+    workspace.and(fuzz).and(boards)
 }
 
 fn bench(args: &[String]) -> Result<(), DynError> {
