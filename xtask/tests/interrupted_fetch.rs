@@ -132,7 +132,7 @@ fn a_model_copy_that_does_not_verify_is_not_kept() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("sha256 of the fetched file is")), "{stderr}");
+    assert!(stderr.contains("sha256 of the fetched file is"), "{stderr}");
     assert!(listing(&cache).is_empty(), "{:?}", listing(&cache));
     std::fs::remove_dir_all(&src).unwrap();
     std::fs::remove_dir_all(&cache).unwrap();

@@ -219,7 +219,7 @@ fn parse_csv(path: &Path, text: &str) -> Result<Vec<Item>, AbiError> {
         let sentence = match field.strip_prefix('"') {
             Some(inner) => inner.strip_suffix('"').ok_or_else(|| {
                 AbiError::data(format!(
-                    "{}:{line}: the sentence's opening quote is not closed",
+                    "{}:{line}: a quoted sentence does not end with its closing quote",
                     path.display()
                 ))
             })?,

@@ -9,10 +9,13 @@ use joulebench_dataset_winogrande::parse_tasks;
 #[test]
 fn a_quoted_sentence_ending_in_a_multibyte_character_is_an_error() {
     // The quote was stripped by cutting one byte off each end, which split the "é".
-    let csv = "0,\"She _ caf\u{e9},a,b,1\n";
+    let csv = "0,\"She\" _ caf\u{e9},a,b,1\n";
     let e = parse_tasks(Path::new("eval.csv"), csv.as_bytes(), None).unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_DATA);
-    assert_eq!(e.message.as_str(), "eval.csv:1: the sentence's opening quote is not closed");
+    assert_eq!(
+        e.message.as_str(),
+        "eval.csv:1: a quoted sentence does not end with its closing quote"
+    );
 }
 
 #[test]
