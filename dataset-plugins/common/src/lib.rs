@@ -21,7 +21,7 @@ pub mod text;
 use joulebench_abi::{AbiError, Selection, SelectionRule};
 use serde::de::DeserializeOwned;
 
-pub use plugin::{Benchmark, DatasetPlugin};
+pub use plugin::{Benchmark, DatasetPlugin, all_tasks};
 pub use select::LlamaCppProcedure;
 
 /// MMLU tasks in the study (arXiv 2511.11624; `docs/study.md#task-counts`).

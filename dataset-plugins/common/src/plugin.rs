@@ -3,8 +3,8 @@
 
 use joulebench_abi::abi_stable::std_types::{RResult, RSlice, RVec};
 use joulebench_abi::{
-    AbiError, Convention, Dataset, DatasetInfo, Selection, Task, guard, guard_infallible,
-    panicked_name,
+    AbiError, Convention, Dataset, DatasetInfo, ErrorCode, Selection, Task, guard,
+    guard_infallible, panicked_name,
 };
 
 use crate::LlamaCppProcedure;
@@ -19,6 +19,30 @@ pub trait Benchmark: Send {
     fn task_count(&self) -> usize;
     /// Task `index`, built for `convention`.
     fn task(&self, index: u64, convention: Convention) -> Result<Task, AbiError>;
+}
+
+/// Every task of `b`, each built under every scoring convention it supports, after its info:
+/// all that a run can ask of a loaded benchmark. The plugins' `parse_tasks` (their fuzz
+/// targets' entry point) end here, so that fuzzed files reach the prompt builders too.
+pub fn all_tasks<B: Benchmark>(b: &B) -> Result<Vec<Task>, AbiError> {
+    let _ = b.info();
+    let mut out = Vec::with_capacity(b.task_count() * 2);
+    let mut conventions = vec![Convention::LM_EVAL, Convention::LLAMA_CPP];
+    for i in 0..b.task_count() as u64 {
+        let mut k = 0;
+        while k < conventions.len() {
+            match b.task(i, conventions[k]) {
+                Ok(task) => out.push(task),
+                Err(e) if e.code == ErrorCode::UNSUPPORTED => {
+                    conventions.remove(k);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            k += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// A [`Benchmark`] as the host sees it: selection and task lists behind the panic guard.

@@ -243,11 +243,21 @@ fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<(Item, u8)>, AbiError> {
     Ok(items)
 }
 
+/// Reads `bytes` as if they were the file `path` (its extension picks the format, as `format =
+/// "auto"` does) and builds every task under both conventions. The fuzz target's entry point:
+/// whatever a data file holds, this returns tasks or an error naming the file and line.
+pub fn parse_tasks(path: &Path, bytes: &[u8]) -> Result<Vec<Task>, AbiError> {
+    common::all_tasks(&HellaSwag::from_bytes(path, bytes, None)?)
+}
+
 impl HellaSwag {
     fn load(path: &Path, format: Option<Format>) -> Result<Self, AbiError> {
-        let bytes = files::read(path)?;
-        let checksum = files::sha256_hex(&bytes);
-        let text = files::utf8(path, &bytes)?;
+        Self::from_bytes(path, &files::read(path)?, format)
+    }
+
+    fn from_bytes(path: &Path, bytes: &[u8], format: Option<Format>) -> Result<Self, AbiError> {
+        let checksum = files::sha256_hex(bytes);
+        let text = files::utf8(path, bytes)?;
         let format = format.unwrap_or_else(|| detect(path, text));
         let items = match format {
             Format::Jsonl => parse_jsonl(path, text)?,

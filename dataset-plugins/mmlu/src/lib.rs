@@ -132,9 +132,14 @@ fn read_questions(
     let path: PathBuf = root.join(rel);
     let bytes = files::read(&path)?;
     sums.push((rel.to_string(), files::sha256_hex(&bytes)));
-    let text = files::utf8(&path, &bytes)?;
+    parse_questions(&path, &bytes)
+}
+
+/// The questions of one subject file's `bytes` (from `path`, named in errors).
+fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>, AbiError> {
+    let text = files::utf8(path, bytes)?;
     let mut questions = Vec::new();
-    for record in csv::parse(&path, text)? {
+    for record in csv::parse(path, text)? {
         let line = record.line;
         let found = record.fields.len();
         let Ok([question, a, b, c, d, answer]) = <[String; 6]>::try_from(record.fields) else {
@@ -152,6 +157,35 @@ fn read_questions(
         questions.push(Question { question, choices: [a, b, c, d], answer: answer_index as u8 });
     }
     Ok(questions)
+}
+
+/// Reads `bytes` as if they were the subject file `path` (such as `test/anatomy_test.csv`) and
+/// builds every task under both conventions, with `shots` exemplars (at most [`MAX_SHOTS`])
+/// taken from the first questions of the same file. The fuzz target's entry point: whatever a
+/// CSV holds, this returns tasks or an error naming the file and line.
+pub fn parse_tasks(path: &Path, bytes: &[u8], shots: usize) -> Result<Vec<Task>, AbiError> {
+    let questions = parse_questions(path, bytes)?;
+    let shots = shots.min(MAX_SHOTS as usize);
+    if questions.len() < shots {
+        return Err(AbiError::data(format!(
+            "{}: {shots} exemplars for {shots}-shot prompts, found {}",
+            path.display(),
+            questions.len()
+        )));
+    }
+    let stem = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = stem.rsplit_once('_').map_or(stem.as_str(), |(n, _)| n).to_string();
+    let prefix = Some(prompt_prefix(&name, questions.iter(), shots));
+    let order = (0..questions.len() as u32).map(|q| (0, q)).collect();
+    let data = Mmlu {
+        split: "test".into(),
+        shots,
+        subjects: vec![Subject { name, questions, prefix }],
+        order,
+        source: String::new(),
+        checksum: String::new(),
+    };
+    common::all_tasks(&data)
 }
 
 /// lm-evaluation-harness's `doc_to_text` for MMLU.

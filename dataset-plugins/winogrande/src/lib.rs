@@ -216,10 +216,14 @@ fn parse_csv(path: &Path, text: &str) -> Result<Vec<Item>, AbiError> {
             continue; // a header
         }
         let field = &raw[c0 + 1..c1];
-        let sentence = if field.starts_with('"') && field.len() >= 2 {
-            &field[1..field.len() - 1]
-        } else {
-            field
+        let sentence = match field.strip_prefix('"') {
+            Some(inner) => inner.strip_suffix('"').ok_or_else(|| {
+                AbiError::data(format!(
+                    "{}:{line}: a quoted sentence does not end with its closing quote",
+                    path.display()
+                ))
+            })?,
+            None => field,
         };
         let blank = blank_of(path, line, sentence)?;
         let answer = parse_answer(path, line, answer_field)?;
@@ -288,19 +292,57 @@ fn detect(path: &Path, text: &str) -> Format {
     }
 }
 
+/// Reads `bytes` as if they were the file `path` (its extension picks the format, as `format =
+/// "auto"` does), with `labels` as its labels file when given, and builds every task under both
+/// conventions. The fuzz target's entry point: whatever the files hold, this returns tasks or
+/// an error naming the file and line.
+pub fn parse_tasks(
+    path: &Path,
+    bytes: &[u8],
+    labels: Option<&[u8]>,
+) -> Result<Vec<Task>, AbiError> {
+    let (format, mut items) = parse_items(path, bytes, None)?;
+    let labels_path = sibling_labels(path);
+    match (labels, items.iter().find(|i| i.answer == 0)) {
+        (Some(l), _) => {
+            apply_labels(&mut items, path, &labels_path, files::utf8(&labels_path, l)?)?
+        }
+        (None, Some(item)) => {
+            return Err(AbiError::data(format!(
+                "{}:{}: no answer, and no labels file",
+                path.display(),
+                item.line
+            )));
+        }
+        (None, None) => {}
+    }
+    let data = Winogrande { items, format, source: String::new(), checksum: String::new() };
+    common::all_tasks(&data)
+}
+
+/// The items of a data file's `bytes` (from `path`), in `format` or the one its name says.
+fn parse_items(
+    path: &Path,
+    bytes: &[u8],
+    format: Option<Format>,
+) -> Result<(Format, Vec<Item>), AbiError> {
+    let text = files::utf8(path, bytes)?;
+    let format = format.unwrap_or_else(|| detect(path, text));
+    let items = match format {
+        Format::Jsonl => parse_jsonl(path, text)?,
+        Format::LlamaCpp => parse_csv(path, text)?,
+    };
+    if items.is_empty() {
+        return Err(AbiError::data(format!("{}: the file holds no items", path.display())));
+    }
+    Ok((format, items))
+}
+
 impl Winogrande {
     fn load(path: &Path, labels: Option<&Path>, format: Option<Format>) -> Result<Self, AbiError> {
         let bytes = files::read(path)?;
         let mut sums = vec![(file_name(path), files::sha256_hex(&bytes))];
-        let text = files::utf8(path, &bytes)?;
-        let format = format.unwrap_or_else(|| detect(path, text));
-        let mut items = match format {
-            Format::Jsonl => parse_jsonl(path, text)?,
-            Format::LlamaCpp => parse_csv(path, text)?,
-        };
-        if items.is_empty() {
-            return Err(AbiError::data(format!("{}: the file holds no items", path.display())));
-        }
+        let (format, mut items) = parse_items(path, &bytes, format)?;
         let unlabelled = items.iter().find(|i| i.answer == 0).map(|i| i.line);
         let labels_path = match (labels, unlabelled) {
             (Some(l), _) => Some(l.to_path_buf()),

@@ -282,6 +282,10 @@ struct RawExperiment {
     max_freq_khz: Option<Spanned<crate::conditions::Frequencies>>,
 }
 
+/// The most experiments a manifest may expand to: lists multiply (runtimes x models x datasets
+/// x meters), and a hostile or mistaken manifest must not expand to millions.
+pub const MAX_EXPERIMENTS: usize = 10_000;
+
 /// `file:line:column` of a byte offset in `text`.
 pub fn position(file: &Path, text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
@@ -498,6 +502,12 @@ impl Manifest {
                             } else {
                                 e.id.get_ref().clone()
                             };
+                            if experiments.len() >= MAX_EXPERIMENTS {
+                                bail!(
+                                    "{here}: the manifest expands to more than {MAX_EXPERIMENTS} \
+                                     experiments"
+                                );
+                            }
                             if sweep.len() > 1 {
                                 id = format!("{id}/{}", settings.label());
                             }
@@ -727,5 +737,36 @@ convention = "llama-cpp"
     fn positions_count_lines_and_columns_from_one() {
         assert_eq!(position(Path::new("f"), "ab\ncd", 4), "f:2:2");
         assert_eq!(position(Path::new("f"), "ab", 0), "f:1:1");
+    }
+
+    #[test]
+    fn a_manifest_that_expands_to_too_many_experiments_is_refused() {
+        // 11 plugins of each kind and 11 models: 11^4 experiments from one entry.
+        let mut text = String::new();
+        let mut lists = Vec::new();
+        for kind in ["runtime", "dataset", "meter"] {
+            let ids: Vec<String> = (0..11).map(|i| format!("\"{kind}{i}\"")).collect();
+            for id in &ids {
+                text += &format!("[[plugin]]\nid = {id}\nkind = \"{kind}\"\nlibrary = \"x\"\n");
+            }
+            lists.push(ids.join(", "));
+        }
+        let models: Vec<String> = (0..11).map(|i| format!("\"m{i}\"")).collect();
+        for id in &models {
+            text += &format!("[[model]]\nid = {id}\npath = \"m.gguf\"\n");
+        }
+        text += &format!(
+            "[[experiment]]\nid = \"e\"\nruntime = [{}]\nmodel = [{}]\ndataset = [{}]\nmeter = [{}]\n",
+            lists[0],
+            models.join(", "),
+            lists[1],
+            lists[2]
+        );
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.ends_with("the manifest expands to more than 10000 experiments"), "{e}");
+        // 10 of each is 10000: allowed.
+        let ten = text.replace(", \"runtime10\"", "").replace(", \"m10\"", "");
+        let ten = ten.replace(", \"dataset10\"", "").replace(", \"meter10\"", "");
+        assert_eq!(parse(&ten).unwrap().experiments.len(), 10_000);
     }
 }

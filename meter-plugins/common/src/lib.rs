@@ -76,12 +76,17 @@ pub fn read_number(path: &Path, remedy: &str) -> Result<f64, AbiError> {
     parse_number(path, &text)
 }
 
-/// Reads `path` as an unsigned integer (energy counters need all 64 bits).
-pub fn read_u64(path: &Path, remedy: &str) -> Result<u64, AbiError> {
-    let text = std::fs::read_to_string(path).map_err(|e| read_error(path, &e, remedy))?;
+/// Parses `text` (read from `path`) as an unsigned integer, surrounding whitespace allowed.
+pub fn parse_u64(path: &Path, text: &str) -> Result<u64, AbiError> {
     text.trim().parse::<u64>().map_err(|_| {
         AbiError::data(format!("{}: expected an unsigned integer, found {text:?}", path.display()))
     })
+}
+
+/// Reads `path` as an unsigned integer (energy counters need all 64 bits).
+pub fn read_u64(path: &Path, remedy: &str) -> Result<u64, AbiError> {
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(path, &e, remedy))?;
+    parse_u64(path, &text)
 }
 
 /// The entries of `dir` whose names start with `prefix`, sorted by name; an unreadable or

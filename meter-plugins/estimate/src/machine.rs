@@ -115,6 +115,10 @@ impl Machine {
     }
 }
 
+/// The most CPUs a Linux kernel numbers (`NR_CPUS` is at most 8192): a list naming a higher
+/// CPU is not a kernel's, and must not make the meter probe millions of CPU folders.
+pub const MAX_CPUS: u32 = 8192;
+
 /// Parses a kernel CPU list such as `0-3,6` (from `path`, for errors).
 pub fn parse_cpu_list(path: &Path, text: &str) -> Result<BTreeSet<u32>, AbiError> {
     let bad = || AbiError::data(format!("{}: not a CPU list: {:?}", path.display(), text.trim()));
@@ -128,6 +132,13 @@ pub fn parse_cpu_list(path: &Path, text: &str) -> Result<BTreeSet<u32>, AbiError
         let b: u32 = b.trim().parse().map_err(|_| bad())?;
         if b < a {
             return Err(bad());
+        }
+        if b >= MAX_CPUS {
+            return Err(AbiError::data(format!(
+                "{}: CPU {b} in {:?} is beyond the {MAX_CPUS} CPUs Linux numbers",
+                path.display(),
+                text.trim()
+            )));
         }
         cpus.extend(a..=b);
     }

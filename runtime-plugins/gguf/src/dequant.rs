@@ -28,10 +28,10 @@ fn f16_at(b: &[u8], i: usize) -> f32 {
 /// Dequantizes `n` elements of type `ty` from `bytes`, which must hold exactly their blocks.
 pub fn dequantize(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>, String> {
     let (block, size) = ty.block_layout().ok_or_else(|| format!("unsupported tensor type {ty}"))?;
-    if n % block != 0 || bytes.len() != n / block * size {
+    if n % block != 0 || (n / block).checked_mul(size) != Some(bytes.len()) {
         return Err(format!(
             "{n} elements of {ty} need {} bytes, found {}",
-            n.div_ceil(block) * size,
+            n.div_ceil(block) as u128 * size as u128,
             bytes.len()
         ));
     }

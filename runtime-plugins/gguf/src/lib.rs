@@ -24,6 +24,20 @@ pub use dequant::{dequantize, f16_to_f32};
 pub const MAGIC: u32 = 0x4655_4747;
 /// The alignment of the data section when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
+/// The most elements a metadata array may hold (a vocabulary has a few hundred thousand).
+pub const MAX_ARRAY_LEN: u64 = 1 << 24;
+/// The most tensors a file may list (the largest models have a few thousand).
+pub const MAX_TENSORS: u64 = 1 << 20;
+/// The most metadata entries a file may hold (models have a few dozen).
+pub const MAX_METADATA: u64 = 1 << 20;
+/// The fewest bytes a metadata entry takes: key length (8), value type (4), a one-byte value.
+const MIN_KV_BYTES: u64 = 13;
+/// The fewest bytes a tensor index entry takes: name length (8), dimension count (4), type (4),
+/// offset (8).
+const MIN_TENSOR_BYTES: u64 = 24;
+/// How many entries are reserved before any is read: counts come from the file, so memory
+/// grows with the entries actually read, not with what the header claims.
+const PREALLOCATE: u64 = 1024;
 
 /// What went wrong reading a GGUF file, with the file's path.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,20 +289,25 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// The number of elements.
+    /// The number of elements (`u64::MAX` when the product overflows, which a parsed file
+    /// never holds: [`Gguf`] refuses it).
     pub fn elements(&self) -> u64 {
-        self.dims.iter().product()
+        self.checked_elements().unwrap_or(u64::MAX)
     }
 
-    /// The size of the data in bytes, or `None` for an unknown type or a row that is not a
-    /// whole number of blocks.
+    fn checked_elements(&self) -> Option<u64> {
+        self.dims.iter().try_fold(1u64, |n, &d| n.checked_mul(d))
+    }
+
+    /// The size of the data in bytes, or `None` for an unknown type, a row that is not a whole
+    /// number of blocks, or a size beyond 64 bits.
     pub fn byte_size(&self) -> Option<u64> {
         let (block, bytes) = self.ggml_type.block_layout()?;
-        let n = self.elements();
+        let n = self.checked_elements()?;
         if self.dims.first().copied().unwrap_or(1) % block as u64 != 0 {
             return None;
         }
-        Some(n / block as u64 * bytes as u64)
+        (n / block as u64).checked_mul(bytes as u64)
     }
 }
 
@@ -394,13 +413,20 @@ impl<R: Read> Cursor<R> {
                 let at = self.pos;
                 let elem = self.u32(what)?;
                 let count = self.u64(what)?;
-                // Every element takes at least one byte: a larger count cannot be real.
-                if count > self.file_size.saturating_sub(self.pos) {
+                // Every element takes at least one byte (a string eight): a larger count cannot
+                // be real.
+                let least = if elem == 8 { 8 } else { 1 };
+                if count > self.file_size.saturating_sub(self.pos) / least {
                     return Err(self.err(format!(
                         "truncated file: {what} at byte {at} claims {count} elements, past the end"
                     )));
                 }
-                let mut items = Vec::with_capacity(count as usize);
+                if count > MAX_ARRAY_LEN {
+                    return Err(self.err(format!(
+                        "{what} at byte {at} claims {count} elements (at most {MAX_ARRAY_LEN})"
+                    )));
+                }
+                let mut items = Vec::with_capacity(count.min(PREALLOCATE) as usize);
                 for _ in 0..count {
                     items.push(self.value(elem, what, depth + 1)?);
                 }
@@ -466,13 +492,24 @@ impl Gguf {
         }
         let tensor_count = c.u64("tensor count")?;
         let kv_count = c.u64("metadata count")?;
-        if tensor_count > file_size || kv_count > file_size {
+        // Refused before anything is reserved for them: entries the rest of the file cannot hold.
+        let room = file_size.saturating_sub(c.pos);
+        let needed = u128::from(tensor_count) * u128::from(MIN_TENSOR_BYTES)
+            + u128::from(kv_count) * u128::from(MIN_KV_BYTES);
+        if tensor_count > MAX_TENSORS || kv_count > MAX_METADATA {
             return Err(c.err(format!(
-                "implausible header: {tensor_count} tensors, {kv_count} metadata entries in a \
-                 file of {file_size} bytes"
+                "implausible header: {tensor_count} tensors and {kv_count} metadata entries (at \
+                 most {MAX_TENSORS} and {MAX_METADATA})"
             )));
         }
-        let mut metadata = Vec::with_capacity(kv_count as usize);
+        if needed > u128::from(room) {
+            return Err(c.err(format!(
+                "truncated file: {tensor_count} tensors and {kv_count} \
+                 metadata entries need at least {needed} bytes, but {room} follow the header \
+                 ({file_size} bytes in all; or an implausible header)"
+            )));
+        }
+        let mut metadata = Vec::with_capacity(kv_count.min(PREALLOCATE) as usize);
         let mut index = BTreeMap::new();
         for i in 0..kv_count {
             let key = c.string(&format!("key of metadata entry {i}"))?;
@@ -492,7 +529,7 @@ impl Gguf {
                 }
             },
         };
-        let mut tensors = Vec::with_capacity(tensor_count as usize);
+        let mut tensors = Vec::with_capacity(tensor_count.min(PREALLOCATE) as usize);
         let mut tensor_index = BTreeMap::new();
         for i in 0..tensor_count {
             let name = c.string(&format!("name of tensor {i}"))?;
@@ -506,7 +543,9 @@ impl Gguf {
             }
             let ggml_type = GgmlType(c.u32(&format!("type of tensor {name}"))?);
             let offset = c.u64(&format!("offset of tensor {name}"))?;
-            tensor_index.insert(name.clone(), tensors.len());
+            if tensor_index.insert(name.clone(), tensors.len()).is_some() {
+                return Err(c.err(format!("tensor {name:?} is listed twice (entry {i})")));
+            }
             tensors.push(TensorInfo { name, dims, ggml_type, offset });
         }
         let data_offset = c.pos.div_ceil(alignment) * alignment;
@@ -529,10 +568,16 @@ impl Gguf {
                     t.name, t.offset
                 )));
             }
+            if t.checked_elements().is_none() {
+                return Err(g.err(format!(
+                    "tensor {}: dimensions {:?} hold more than 2^64 elements",
+                    t.name, t.dims
+                )));
+            }
             // Unknown types are reported when the tensor is read, so that metadata stays readable.
             if let Some(size) = t.byte_size() {
-                let end = data_offset + t.offset + size;
-                if end > file_size {
+                let end = u128::from(data_offset) + u128::from(t.offset) + u128::from(size);
+                if end > u128::from(file_size) {
                     return Err(g.err(format!(
                         "truncated file: tensor {} ends at byte {end}, past the end ({file_size} \
                          bytes)",
@@ -612,7 +657,7 @@ impl Gguf {
 
     /// The total number of tensor elements (the parameter count).
     pub fn parameter_count(&self) -> u64 {
-        self.tensors.iter().map(TensorInfo::elements).sum()
+        self.tensors.iter().map(TensorInfo::elements).fold(0, u64::saturating_add)
     }
 
     /// The raw bytes of tensor `name` (requires [`Gguf::open`]).
@@ -625,9 +670,12 @@ impl Gguf {
         let size = t.byte_size().ok_or_else(|| {
             self.err(format!("tensor {name}: unsupported tensor type {}", t.ggml_type))
         })?;
-        let start = (self.data_offset + t.offset) as usize;
-        let bytes = data
-            .get(start..start + size as usize)
+        let range = self.data_offset.checked_add(t.offset).and_then(|start| {
+            let end = start.checked_add(size)?;
+            Some(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+        });
+        let bytes = range
+            .and_then(|r| data.get(r))
             .ok_or_else(|| self.err(format!("truncated file: tensor {name} runs past the end")))?;
         Ok((t, bytes))
     }
@@ -635,8 +683,9 @@ impl Gguf {
     /// Tensor `name` dequantized to `f32`, in ggml order (`dims[0]` contiguous).
     pub fn tensor_f32(&self, name: &str) -> Result<Vec<f32>, GgufError> {
         let (t, bytes) = self.tensor_bytes(name)?;
-        dequantize(t.ggml_type, bytes, t.elements() as usize)
-            .map_err(|m| self.err(format!("tensor {name}: {m}")))
+        let n = usize::try_from(t.elements())
+            .map_err(|_| self.err(format!("tensor {name}: too many elements for this machine")))?;
+        dequantize(t.ggml_type, bytes, n).map_err(|m| self.err(format!("tensor {name}: {m}")))
     }
 }
 

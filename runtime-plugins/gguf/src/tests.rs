@@ -293,3 +293,176 @@ fn gemma3_header_and_tensor_types() {
         assert!(v.iter().all(|x| x.is_finite()), "{}", t.name);
     }
 }
+
+/// The largest single allocation made by this thread while `f` runs: a counting global
+/// allocator, per thread so that the tests running beside it do not count.
+mod allocations {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static LARGEST: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn note(size: usize) {
+        let _ = LARGEST.try_with(|m| m.set(m.get().max(size)));
+    }
+
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            // SAFETY: the caller's contract is the system allocator's.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            // SAFETY: as above.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note(new_size);
+            // SAFETY: as above.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: as above.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    pub fn largest_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        LARGEST.with(|m| m.set(0));
+        let r = f();
+        (r, LARGEST.with(Cell::get))
+    }
+}
+
+#[global_allocator]
+static COUNTING: allocations::Counting = allocations::Counting;
+
+const MIB: usize = 1 << 20;
+
+/// A header claiming `tensors` tensors and `kvs` metadata entries, then `fill` zero bytes.
+fn header(tensors: u64, kvs: u64, fill: usize) -> Vec<u8> {
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(tensors.to_le_bytes());
+    b.extend(kvs.to_le_bytes());
+    b.resize(b.len() + fill, 0);
+    b
+}
+
+#[test]
+fn absurd_counts_are_refused_before_anything_large_is_allocated() {
+    // Counts the rest of the file cannot hold: the old check let any count up to the file size
+    // through and reserved that many entries (4.6 MB here) before reading one.
+    let bytes = header(65_000, 0, 65_000);
+    let (r, largest) = allocations::largest_during(|| Gguf::from_bytes(bytes, "m.gguf"));
+    let e = r.unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "m.gguf: truncated file: 65000 tensors and 0 metadata entries need at least 1560000 \
+         bytes, but 65000 follow the header (65024 bytes in all; or an implausible header)"
+    );
+    assert!(largest < MIB, "{largest} bytes allocated");
+
+    let (r, largest) =
+        allocations::largest_during(|| Gguf::from_bytes(header(u64::MAX, u64::MAX, 8), "m.gguf"));
+    assert!(r.unwrap_err().to_string().contains("implausible header"));
+    assert!(largest < MIB, "{largest} bytes allocated");
+
+    // Arrays that claim more elements than bytes follow, or more than any vocabulary holds.
+    let array = |elem: u32, count: u64, fill: usize| {
+        let mut b = header(0, 1, 0);
+        b.extend(1u64.to_le_bytes());
+        b.push(b'k');
+        b.extend(9u32.to_le_bytes());
+        b.extend(elem.to_le_bytes());
+        b.extend(count.to_le_bytes());
+        b.resize(b.len() + fill, 0);
+        b
+    };
+    for (b, says) in [
+        (array(8, 1 << 40, 4096), "claims 1099511627776 elements, past the end"),
+        (array(8, 4096, 4096), "claims 4096 elements, past the end"),
+        (array(0, (1 << 24) + 1, (1 << 24) + 1), "claims 16777217 elements (at most 16777216)"),
+    ] {
+        let (r, largest) = allocations::largest_during(|| Gguf::from_bytes(b, "m.gguf"));
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains(&format!("value of metadata key k at byte 37 {says}")), "{e}");
+        assert!(largest < MIB, "{largest} bytes allocated");
+    }
+}
+
+#[test]
+fn a_huge_sparse_file_claiming_millions_of_tensors_is_refused_from_its_header() {
+    // 8 GiB of holes could hold 300 million minimal entries: the count alone is absurd. The old
+    // reader reserved 300 million entries (about 20 GB) before reading the first one.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.gguf");
+    std::fs::write(&path, header(300_000_000, 0, 0)).unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_len(8 << 30).unwrap();
+    let (r, largest) = allocations::largest_during(|| Gguf::read_header(&path));
+    let e = r.unwrap_err().to_string();
+    assert!(e.ends_with("implausible header: 300000000 tensors and 0 metadata entries (at most 1048576 and 1048576)"), "{e}");
+    // The 1 MiB read buffer is the largest allocation.
+    assert!(largest <= MIB, "{largest} bytes allocated");
+}
+
+/// A file with one tensor of `dims`, type F32, at `offset`, and `data` bytes of data.
+fn one_tensor(dims: &[u64], offset: u64, data: usize) -> Vec<u8> {
+    let mut b = header(1, 0, 0);
+    b.extend(1u64.to_le_bytes());
+    b.push(b't');
+    b.extend((dims.len() as u32).to_le_bytes());
+    for d in dims {
+        b.extend(d.to_le_bytes());
+    }
+    b.extend(0u32.to_le_bytes());
+    b.extend(offset.to_le_bytes());
+    while b.len() % 32 != 0 {
+        b.push(0);
+    }
+    b.resize(b.len() + data, 0);
+    b
+}
+
+#[test]
+fn absurd_tensor_sizes_and_offsets_are_errors() {
+    let e = Gguf::from_bytes(one_tensor(&[1 << 32, 1 << 32, 2], 0, 64), "m.gguf").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "m.gguf: tensor t: dimensions [4294967296, 4294967296, 2] hold more than 2^64 elements"
+    );
+    // 2^62 F32 elements: the product fits, the byte size does not.
+    let e = Gguf::from_bytes(one_tensor(&[1 << 31, 1 << 31], 0, 64), "m.gguf").unwrap_err();
+    assert!(e.to_string().contains("is not a whole number of F32 blocks"), "{e}");
+    let e = Gguf::from_bytes(one_tensor(&[4], u64::MAX - 31, 64), "m.gguf").unwrap_err();
+    assert!(e.to_string().starts_with("m.gguf: truncated file: tensor t ends at byte "), "{e}");
+    let g = Gguf::from_bytes(one_tensor(&[4], 0, 16), "m.gguf").unwrap();
+    assert_eq!(g.tensor_f32("t").unwrap(), [0.0; 4]);
+    assert_eq!(g.parameter_count(), 4);
+
+    let mut twice = header(2, 0, 0);
+    for _ in 0..2 {
+        twice.extend(1u64.to_le_bytes());
+        twice.push(b't');
+        twice.extend(1u32.to_le_bytes());
+        twice.extend(1u64.to_le_bytes());
+        twice.extend(0u32.to_le_bytes());
+        twice.extend(0u64.to_le_bytes());
+    }
+    twice.resize(96, 0);
+    let e = Gguf::from_bytes(twice, "m.gguf").unwrap_err().to_string();
+    assert_eq!(e, "m.gguf: tensor \"t\" is listed twice (entry 1)");
+}
+
+#[test]
+fn element_counts_beyond_the_buffer_are_errors() {
+    let e = dequantize(GgmlType::F32, &[0u8; 8], usize::MAX).unwrap_err();
+    assert!(e.starts_with("18446744073709551615 elements of F32 need "), "{e}");
+    assert!(dequantize(GgmlType::Q4_0, &[0u8; 18], usize::MAX / 32 * 32).is_err());
+}
