@@ -3,8 +3,6 @@
 //! than a temperature changes.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use joulebench_abi::{AbiError, ErrorCode};
@@ -44,66 +42,29 @@ pub fn run_once(
     timeout: Duration,
 ) -> Result<String, AbiError> {
     let what = args.join(" ");
-    let (program, rest) = args.split_first().ok_or_else(|| AbiError::config("empty command"))?;
-    let mut cmd = Command::new(program);
-    cmd.args(rest).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    if let Some(p) = path {
-        cmd.env("PATH", p);
-    }
-    let mut child = cmd.spawn().map_err(|e| {
-        let code = match e.kind() {
-            std::io::ErrorKind::NotFound => ErrorCode::NOT_FOUND,
-            std::io::ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
-            _ => ErrorCode::IO,
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reply = joulebench_command::run(&argv, path, timeout).map_err(|e| {
+        let code = match &e {
+            joulebench_command::Failure::Empty => ErrorCode::INVALID_CONFIG,
+            joulebench_command::Failure::Spawn(io) => match io.kind() {
+                std::io::ErrorKind::NotFound => ErrorCode::NOT_FOUND,
+                std::io::ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
+                _ => ErrorCode::IO,
+            },
+            _ => ErrorCode::BACKEND,
         };
-        AbiError::new(code, format!("cannot run `{what}`: {e}"))
+        AbiError::new(code, e.describe(&what))
     })?;
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
-    std::thread::scope(|s| {
-        let stdout = s.spawn(move || {
-            let mut buf = Vec::new();
-            out.as_mut().map(|o| o.read_to_end(&mut buf));
-            buf
-        });
-        let stderr = s.spawn(move || {
-            let mut buf = Vec::new();
-            err.as_mut().map(|e| e.read_to_end(&mut buf));
-            buf
-        });
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1))
-                }
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(AbiError::backend(format!(
-                        "`{what}` did not answer within {} s; killed",
-                        timeout.as_secs_f64()
-                    )));
-                }
-                Err(e) => return Err(AbiError::backend(format!("`{what}`: {e}"))),
-            }
+    if !reply.status.success() {
+        let said = reply.said();
+        let code = if said.to_ascii_lowercase().contains("permission denied")
+            || said.contains("/dev/vcio")
+        {
+            ErrorCode::PERMISSION_DENIED
+        } else {
+            ErrorCode::BACKEND
         };
-        let stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
-        let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
-        if !status.success() {
-            let said = format!("{} {}", stdout.trim(), stderr.trim());
-            let code = if said.to_ascii_lowercase().contains("permission denied")
-                || said.contains("/dev/vcio")
-            {
-                ErrorCode::PERMISSION_DENIED
-            } else {
-                ErrorCode::BACKEND
-            };
-            return Err(AbiError::new(
-                code,
-                format!("`{what}` failed ({status}): {}", said.trim()),
-            ));
-        }
-        Ok(stdout)
-    })
+        return Err(AbiError::new(code, format!("`{what}` failed ({}): {said}", reply.status)));
+    }
+    Ok(reply.stdout)
 }
