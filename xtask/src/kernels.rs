@@ -336,8 +336,14 @@ pub fn bench(tasks: u32, no_run: bool) -> Result<(), DynError> {
             Setup { label: "avx512-ub48-llama", avx512: true, ubatch: 48, convention: "llama-cpp" },
         ]);
     }
-    let libraries: Vec<PathBuf> =
-        setups.iter().map(|s| runtime_plugin(s.avx512)).collect::<Result<_, _>>()?;
+    // One build per kernel set, whatever the number of setups that use it.
+    let avx2_lib = runtime_plugin(false)?;
+    let avx512_lib = if avx512 { Some(runtime_plugin(true)?) } else { None };
+    let libraries: Vec<PathBuf> = setups
+        .iter()
+        .map(|s| if s.avx512 { avx512_lib.clone() } else { Some(avx2_lib.clone()) })
+        .collect::<Option<_>>()
+        .ok_or("an AVX-512 setup on a CPU without AVX-512")?;
     let perplexity = if avx512 { Some(llama_perplexity()?) } else { None };
     if no_run {
         return Ok(());
