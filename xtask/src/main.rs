@@ -169,10 +169,21 @@ fn ensure_system_packages() -> Result<(), DynError> {
 /// packages when it is missing.
 fn ensure_test_packages() -> Result<(), DynError> {
     let browsers = ["chromium", "chromium-browser", "google-chrome"];
-    if std::env::var_os("CHROMIUM").is_some() || browsers.iter().any(|b| on_path(b)) {
-        return Ok(());
+    if std::env::var_os("CHROMIUM").is_none() && !browsers.iter().any(|b| on_path(b)) {
+        apt_install(&["chromium"])?;
     }
-    apt_install(&["chromium"])
+    // The lab's tests start a private PostgreSQL cluster (initdb, pg_ctl).
+    if !has_postgres_server() {
+        apt_install(&["postgresql"])?;
+    }
+    Ok(())
+}
+
+/// Whether PostgreSQL's server programs are on PATH or where Debian puts them.
+fn has_postgres_server() -> bool {
+    on_path("initdb")
+        || std::fs::read_dir("/usr/lib/postgresql")
+            .is_ok_and(|rd| rd.flatten().any(|v| v.path().join("bin/initdb").exists()))
 }
 
 /// Installs Debian packages with apt when running as root, else names the one command that does.

@@ -6,7 +6,7 @@
 //!   refusing bad ones with one-line errors.
 //! - [`runner`]: runs a manifest's experiments; each one in segments ([`segment`], crate-private)
 //!   with a progress bar (`progress`, crate-private).
-//! - [`store`]: the SQLite results store.
+//! - [`store`]: the SQLite results store; [`lab`]: many boards sharing a PostgreSQL database.
 //! - [`report`]: the report's input from the store; [`html`]: the HTML report's.
 //! - [`compare`]: `joulebench compare`: two sets of experiments from one or two stores.
 //! - [`conditions`]: the state meter, cooldown and power settings around each segment.
@@ -29,6 +29,7 @@ pub mod deadline;
 pub mod describe;
 pub mod hostinfo;
 pub mod html;
+pub mod lab;
 pub mod loader;
 pub mod lock;
 pub mod manifest;

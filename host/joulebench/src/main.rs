@@ -59,6 +59,10 @@ enum Command {
         /// would restore), and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Store results here instead of the manifest's `[settings] results`: a SQLite file, or
+        /// a lab's database (`postgres://...`, see docs/lab.md).
+        #[arg(long)]
+        store: Option<String>,
     },
     /// Print the results as the study's tables, and draw plots.
     Report {
@@ -81,6 +85,16 @@ enum Command {
     /// Compare two sets of experiments (from one store or two), with significance tests and
     /// an optional regression gate (exit status 3 when a --fail-if rule trips).
     Compare(joulebench::compare::CompareArgs),
+    /// Queue a manifest's experiments in a lab's PostgreSQL database (see docs/lab.md).
+    Submit(joulebench::lab::SubmitArgs),
+    /// Run a lab's queued experiments on this board until none is left for it.
+    Agent(joulebench::lab::AgentArgs),
+    /// A lab's units: queued, running, done and failed, and on which board.
+    Status(joulebench::lab::StatusArgs),
+    /// Copy every experiment of a lab's database into a SQLite results file.
+    Export(joulebench::lab::CopyArgs),
+    /// Copy every experiment of a SQLite results file into a lab's database.
+    Import(joulebench::lab::CopyArgs),
 }
 
 fn plugins(path: &Path) -> Result<()> {
@@ -136,8 +150,17 @@ fn run(
     max_batches: Option<u64>,
     fresh: bool,
     dry: bool,
+    store: Option<&str>,
 ) -> Result<Option<u8>> {
-    let manifest = Manifest::load(path)?;
+    let mut manifest = Manifest::load(path)?;
+    if let Some(store) = store {
+        manifest.settings.results = Some(store.to_string());
+    }
+    if let Some(url) = manifest.settings.results.clone().filter(|r| joulebench::lab::is_postgres(r))
+        && !dry
+    {
+        return joulebench::lab::run_here(&manifest, &url);
+    }
     if dry {
         for line in joulebench::conditions::dry_run(&manifest)? {
             println!("{line}");
@@ -153,6 +176,7 @@ fn run(
         },
         max_batches,
         fresh,
+        only: None,
     };
     let outcome = joulebench::runner::run(&manifest, &options)?;
     if let Some(signal) = outcome.interrupted {
@@ -199,7 +223,7 @@ fn report(
         Some(r) => r.to_path_buf(),
         None => Manifest::load(manifest)?.results_path(),
     };
-    if !db.exists() {
+    if !db.exists() && !db.to_str().is_some_and(joulebench::lab::is_postgres) {
         bail!("no results at {}: run `joulebench run` first", db.display());
     }
     let store = Store::open(&db)?;
@@ -241,8 +265,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plugins { manifest } => plugins(manifest),
         Command::Validate { manifest } => validate(manifest),
-        Command::Run { manifest, quiet, max_batches, fresh, dry_run } => {
-            match run(manifest, *quiet, *max_batches, *fresh, *dry_run) {
+        Command::Run { manifest, quiet, max_batches, fresh, dry_run, store } => {
+            match run(manifest, *quiet, *max_batches, *fresh, *dry_run, store.as_deref()) {
                 Ok(Some(code)) => return ExitCode::from(code),
                 other => other.map(|_| ()),
             }
@@ -255,6 +279,16 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(joulebench::compare::GATE_FAILED),
             Err(e) => Err(e),
         },
+        Command::Submit(args) => joulebench::lab::cli_submit(args),
+        Command::Agent(args) => match joulebench::lab::cli_agent(args) {
+            Ok(Some(code)) => return ExitCode::from(code),
+            other => other.map(|_| ()),
+        },
+        Command::Status(args) => joulebench::lab::status(&args.store).map(|s| print!("{s}")),
+        Command::Export(args) => joulebench::lab::export(&args.store, &args.file)
+            .map(|n| println!("{n} experiments copied into {}", args.file.display())),
+        Command::Import(args) => joulebench::lab::import(&args.store, &args.file)
+            .map(|n| println!("{n} experiments copied from {}", args.file.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -150,6 +150,8 @@ pub struct Experiment {
     /// The state meter, cooldown and throttling rule (`state`, `state_hz`, `cooldown`,
     /// `clock_share`).
     pub conditions: crate::conditions::ExperimentConditions,
+    /// The board label a lab agent must have to run it (`board = "pi5"`); any board when absent.
+    pub board: Option<String>,
     /// Where the entry is.
     pub at: String,
 }
@@ -280,6 +282,9 @@ struct RawExperiment {
     governor: Option<Spanned<OneOrMany>>,
     #[serde(default)]
     max_freq_khz: Option<Spanned<crate::conditions::Frequencies>>,
+    /// The board label a lab agent needs to run it.
+    #[serde(default)]
+    board: Option<Spanned<String>>,
 }
 
 /// The most experiments a manifest may expand to: lists multiply (runtimes x models x datasets
@@ -490,6 +495,11 @@ impl Manifest {
                 e.max_freq_khz.as_ref().map(|f| (f.span(), f.get_ref().items())),
                 &at,
             )?;
+            if let Some(b) = &e.board
+                && b.get_ref().trim().is_empty()
+            {
+                bail!("{}: experiment {:?}: board must name a board label", at(b.span()), e.id.get_ref());
+            }
             let many = runtimes.len() * model_ids.len() * datasets.len() * meters.len() > 1;
             for runtime in &runtimes {
                 for model in &model_ids {
@@ -538,6 +548,7 @@ impl Manifest {
                                     settings: settings.clone(),
                                     ..conditions.clone()
                                 },
+                                board: e.board.as_ref().map(|b| b.get_ref().clone()),
                                 at: here.clone(),
                             });
                         }
@@ -578,6 +589,10 @@ impl Manifest {
     /// The results database path.
     pub fn results_path(&self) -> PathBuf {
         let p = self.settings.results.as_deref().unwrap_or("results/joulebench.sqlite");
+        if crate::lab::is_postgres(p) {
+            // A lab's database: the store opens it as a URL (see `crate::lab`).
+            return PathBuf::from(p);
+        }
         self.base_dir().join(p)
     }
 

@@ -50,6 +50,8 @@ pub struct RunOptions {
     /// Set aside unfinished experiments whose plugins, model or data changed, and start them
     /// again, instead of refusing to resume them.
     pub fresh: bool,
+    /// Run only this experiment id and repeat (a lab agent's unit).
+    pub only: Option<(String, u32)>,
 }
 
 /// What every experiment of one `joulebench run` shares.
@@ -110,6 +112,9 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
         if let Some(signal) = signals::requested() {
             outcome.interrupted = Some(signal);
             break;
+        }
+        if options.only.as_ref().is_some_and(|(id, r)| *id != exp.id || *r != repeat) {
+            continue;
         }
         let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
         match run_experiment(&run, &mut plugins, &mut store, exp, repeat, &mut baselines) {

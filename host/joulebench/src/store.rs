@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS metrics(
 /// An open results store.
 pub struct Store {
     conn: Connection,
+    /// The temporary copy a PostgreSQL database is read through, removed with the store.
+    _snapshot: Option<tempfile::TempDir>,
 }
 
 /// An unfinished experiment, as a resume looks at it.
@@ -160,7 +162,14 @@ fn rfc3339(secs: u64) -> String {
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
+    /// A `postgres://` URL opens a copy of that database for reading (see [`crate::lab`]).
     pub fn open(path: &Path) -> Result<Store> {
+        if let Some(url) = path.to_str().filter(|p| crate::lab::is_postgres(p)) {
+            let (dir, file) = crate::lab::snapshot(url)?;
+            let mut store = Store::open(&file)?;
+            store._snapshot = Some(dir);
+            return Ok(store);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the results folder {}", dir.display()))?;
@@ -191,7 +200,7 @@ impl Store {
                 path.display()
             ),
         }
-        Ok(Store { conn })
+        Ok(Store { conn, _snapshot: None })
     }
 
     /// Records a run (one invocation of `joulebench run`).
