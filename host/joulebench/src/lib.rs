@@ -1,7 +1,8 @@
 //! The joulebench host: reads a manifest, loads the plugins it names, runs its experiments and
 //! reports the metric set.
 //!
-//! - [`manifest`]: the `plugins.toml` format, checked with file:line:column errors.
+//! - [`manifest`]: the `plugins.toml` format, checked with file:line:column errors (its own
+//!   crate, `joulebench-manifest`, re-exported here).
 //! - [`loader`]: finds and loads plugin libraries through the stable ABI and constructs plugins,
 //!   refusing bad ones with one-line errors.
 //! - [`runner`]: runs a manifest's experiments; each one in segments ([`segment`], crate-private)
@@ -31,7 +32,7 @@ pub mod hostinfo;
 pub mod html;
 pub mod loader;
 pub mod lock;
-pub mod manifest;
+pub use joulebench_manifest as manifest;
 mod progress;
 pub mod report;
 pub mod runner;

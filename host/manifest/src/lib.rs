@@ -25,6 +25,13 @@
 //! ```
 //!
 //! Every error names the file, line and column of the offending key or value.
+//!
+//! Its own crate, apart from the host that runs what it describes, so that reading a manifest
+//! needs nothing but serde and toml: the fuzz targets and any other tool that checks manifests
+//! build it without the host's store, plots and command line.
+
+pub mod conditions;
+pub mod deadlines;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -95,7 +102,7 @@ pub struct PluginEntry {
     /// Where the entry is, for messages (`file:line:column`).
     pub at: String,
     /// The deadlines of its calls (`deadlines = { evaluate = 600 }`, seconds).
-    pub deadlines: crate::deadline::Deadlines,
+    pub deadlines: crate::deadlines::Deadlines,
 }
 
 /// One `[[model]]` entry.
@@ -339,7 +346,7 @@ impl Manifest {
             let config = toml::to_string(&p.config.clone().unwrap_or_default())
                 .context("cannot re-serialize a plugin config")?;
             let deadlines = match &p.deadlines {
-                Some(d) => crate::deadline::Deadlines::parse(kind, d.get_ref()).map_err(|e| {
+                Some(d) => crate::deadlines::Deadlines::parse(kind, d.get_ref()).map_err(|e| {
                     anyhow::anyhow!("{}: plugin {:?}: {e}", at(d.span()), p.id.get_ref())
                 })?,
                 None => Default::default(),
