@@ -251,6 +251,9 @@ fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Va
     if !exp.conditions.settings.is_empty() {
         spec["settings"] = serde_json::to_value(&exp.conditions.settings)?;
     }
+    if let Some(w) = &exp.warmup_stable {
+        spec["warmup_stable"] = serde_json::to_value(w)?;
+    }
     Ok(spec)
 }
 

@@ -12,3 +12,4 @@ mod resume;
 mod run;
 mod sweep;
 mod util;
+mod warmup;

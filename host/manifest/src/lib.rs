@@ -147,6 +147,9 @@ pub struct Experiment {
     pub repeats: u32,
     /// Tasks run before the measured evaluation (not scored in the results).
     pub warmup_tasks: u32,
+    /// Repeat the warm-up tasks until power settles (`warmup_stable`), instead of running
+    /// them once.
+    pub warmup_stable: Option<joulebench_measure::warmup::StableSpec>,
     /// Tasks of the latency pass: the first of the selection, each run alone in its own call
     /// after the evaluation, for the time one answer takes (0 = no latency pass).
     pub latency_tasks: u32,
@@ -263,6 +266,8 @@ struct RawExperiment {
     idle_s: Option<Spanned<f64>>,
     #[serde(default = "default_warmup")]
     warmup_tasks: u32,
+    #[serde(default)]
+    warmup_stable: Option<Spanned<joulebench_measure::warmup::StableSpec>>,
     #[serde(default = "default_latency_tasks")]
     latency_tasks: u32,
     #[serde(default = "default_sample_hz")]
@@ -480,6 +485,19 @@ impl Manifest {
                     e.id.get_ref()
                 );
             }
+            if let Some(w) = &e.warmup_stable {
+                w.get_ref().check().map_err(|m| {
+                    anyhow::anyhow!("{}: experiment {:?}: {m}", at(w.span()), e.id.get_ref())
+                })?;
+                if e.warmup_tasks == 0 {
+                    bail!(
+                        "{}: experiment {:?}: warmup_stable repeats the warm-up tasks until power \
+                         settles: set warmup_tasks to at least 1",
+                        at(w.span()),
+                        e.id.get_ref()
+                    );
+                }
+            }
             let conditions = crate::conditions::ExperimentConditions::check(
                 e.id.get_ref(),
                 &e.state,
@@ -538,6 +556,7 @@ impl Manifest {
                                 seed: e.seed,
                                 repeats: e.repeats,
                                 warmup_tasks: e.warmup_tasks,
+                                warmup_stable: e.warmup_stable.as_ref().map(|w| *w.get_ref()),
                                 latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,
                                 batch_tasks: e.batch_tasks,

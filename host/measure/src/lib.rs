@@ -13,6 +13,7 @@
 //! - [`provenance`]: the typed, versioned record of what produced a result.
 //! - [`identity`]: what an experiment's results depend on, and what changed between two runs.
 //! - [`conditions`]: temperatures, clocks and throttling over the evaluation, from state rails.
+//! - [`warmup`]: the warm-up that lasts until power settles, and its flag.
 #![deny(missing_docs)]
 
 pub mod attribution;
@@ -22,6 +23,7 @@ pub mod policy;
 pub mod provenance;
 pub mod records;
 pub mod summary;
+pub mod warmup;
 
 pub use conditions::{Conditions, summarize_conditions};
 pub use identity::{Identity, LibraryIdentity};
