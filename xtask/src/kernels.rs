@@ -12,6 +12,11 @@
 //! source files come from the llama.cpp copy in `llama-cpp-python`'s source distribution (fetched
 //! with pip into the cache). The runtime build that matches `.cargo/config.toml`'s kernel choice
 //! is the release build itself; the other one is built in `target-kernels/`.
+//!
+//! Every runner runs twice, in mirrored order (A B C, then C B A), and the table gives the mean
+//! with both runs: a virtual machine's speed can drift within a sitting (one sitting here ran the
+//! same HellaSwag work about a third faster at its end than at its start), and a runner measured
+//! only first or only last would carry that drift as if it were its own.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -351,75 +356,120 @@ pub fn bench(tasks: u32, no_run: bool) -> Result<(), DynError> {
 
     let dir = work_dir().join("runs");
     std::fs::create_dir_all(&dir)?;
-    let mut rows = Vec::new();
-    for (setup, library) in setups.iter().zip(&libraries) {
-        eprintln!("measuring {} ({})", setup.label, library.display());
-        rows.push(measure(setup, library, &dir, tasks)?);
-    }
-    let mut reference = None;
-    if let Some(bin) = perplexity {
-        let model = fetch_models::ensure_default_model()?;
-        let data = data_dir()?.join("hellaswag/hellaswag_val_full.txt");
-        let mut cmd = Command::new(&bin);
-        cmd.arg("-m").arg(&model).arg("-f").arg(&data).args([
-            "--hellaswag",
-            "--hellaswag-tasks",
-            &tasks.to_string(),
-            "-t",
-            "2",
-        ]);
-        eprintln!("$ {}", show(&cmd));
-        let t0 = Instant::now();
-        let out = cmd.output()?;
-        let wall = t0.elapsed().as_secs_f64();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if !out.status.success() {
-            return Err(format!("llama-perplexity failed ({}):\n{text}", out.status).into());
+    // Runner i < setups.len() is a joulebench setup, the one after it llama-perplexity.
+    let runners = setups.len() + usize::from(perplexity.is_some());
+    let mut rows: Vec<Vec<Measured>> = setups.iter().map(|_| Vec::new()).collect();
+    let mut reference: Vec<(f64, Option<f64>, String)> = Vec::new();
+    for i in palindrome(runners) {
+        if let (Some(setup), Some(library)) = (setups.get(i), libraries.get(i)) {
+            eprintln!("measuring {} ({})", setup.label, library.display());
+            rows[i].push(measure(setup, library, &dir, tasks)?);
+        } else if let Some(bin) = &perplexity {
+            reference.push(run_perplexity(bin, tasks)?);
         }
-        let system = text
-            .lines()
-            .find(|l| l.contains("system_info"))
-            .unwrap_or("(no system_info line)")
-            .trim()
-            .to_string();
-        reference = Some((wall, perplexity_accuracy(&text, tasks), system));
     }
 
-    println!("\nHellaSwag, {tasks} tasks (llama.cpp's selection), SmolLM2-135M Q4_1, 2 threads:\n");
+    println!("\nHellaSwag, {tasks} tasks (llama.cpp's selection), SmolLM2-135M Q4_1, 2 threads.");
+    println!(
+        "Each runner ran twice, in the order {} and back, so that a machine that speeds up or \
+         slows down during the sitting weighs on every runner alike; times are the mean of the \
+         two runs (each run in brackets).\n",
+        (0..runners)
+            .map(|i| setups.get(i).map_or("llama-perplexity", |s| s.label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "| Runner | Convention | Wall (s) | Evaluation (s) | Tokens/s | acc (%) | acc_norm (%) |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for (s, m) in setups.iter().zip(&rows) {
+    for (s, runs) in setups.iter().zip(&rows) {
+        let walls: Vec<f64> = runs.iter().map(|m| m.wall_s).collect();
+        let evals: Option<Vec<f64>> = runs.iter().map(|m| m.eval_s).collect();
+        let eval = evals.as_deref().map(mean);
+        // The tokens are the same in both runs: tokens/s of the mean evaluation time.
+        let tokens = runs[0].tokens_per_s.zip(runs[0].eval_s).map(|(r, e)| r * e);
         println!(
-            "| joulebench {} | {} | {:.1} | {} | {} | {} | {} |",
+            "| joulebench {} | {} | {} | {} | {} | {} | {} |",
             s.label,
             s.convention,
-            m.wall_s,
-            fmt(m.eval_s, 1),
-            fmt(m.tokens_per_s, 0),
-            fmt(m.acc_pct, 2),
-            fmt(m.acc_norm_pct, 2)
+            both(&walls),
+            evals.as_deref().map_or_else(|| "-".into(), both),
+            fmt(tokens.zip(eval).map(|(t, e)| t / e), 0),
+            fmt(runs[0].acc_pct, 2),
+            fmt(runs[0].acc_norm_pct, 2)
         );
     }
-    if let Some((wall, acc, _)) = &reference {
+    if !reference.is_empty() {
+        let walls: Vec<f64> = reference.iter().map(|r| r.0).collect();
         println!(
-            "| llama-perplexity (AVX-512) | llama.cpp | {wall:.1} | - | - | {} | - |",
-            fmt(*acc, 2)
+            "| llama-perplexity (AVX-512) | llama.cpp | {} | - | - | {} | - |",
+            both(&walls),
+            fmt(reference[0].1, 2)
         );
     }
     println!();
-    for (s, m) in setups.iter().zip(&rows) {
-        println!("{}: {}", s.label, m.kernels);
+    for (s, runs) in setups.iter().zip(&rows) {
+        println!("{}: {}", s.label, runs[0].kernels);
+        if runs
+            .windows(2)
+            .any(|w| w[0].acc_pct != w[1].acc_pct || w[0].acc_norm_pct != w[1].acc_norm_pct)
+        {
+            println!(
+                "{}: the two runs' accuracies differ: the runtime is not deterministic",
+                s.label
+            );
+        }
     }
-    if let Some((_, _, system)) = &reference {
+    if let Some((_, _, system)) = reference.first() {
         println!("llama-perplexity: {system}");
     }
     Ok(())
+}
+
+/// The order runners `0..n` run in: forwards, then backwards.
+fn palindrome(n: usize) -> Vec<usize> {
+    (0..n).chain((0..n).rev()).collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// `mean (a, b)`.
+fn both(v: &[f64]) -> String {
+    let each: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
+    format!("{:.1} ({})", mean(v), each.join(", "))
+}
+
+/// One `llama-perplexity --hellaswag` run: wall time, accuracy, its system-info line.
+fn run_perplexity(bin: &Path, tasks: u32) -> Result<(f64, Option<f64>, String), DynError> {
+    let model = fetch_models::ensure_default_model()?;
+    let data = data_dir()?.join("hellaswag/hellaswag_val_full.txt");
+    let mut cmd = Command::new(bin);
+    cmd.arg("-m").arg(&model).arg("-f").arg(&data).args([
+        "--hellaswag",
+        "--hellaswag-tasks",
+        &tasks.to_string(),
+        "-t",
+        "2",
+    ]);
+    eprintln!("$ {}", show(&cmd));
+    let t0 = Instant::now();
+    let out = cmd.output()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(format!("llama-perplexity failed ({}):\n{text}", out.status).into());
+    }
+    let system = text
+        .lines()
+        .find(|l| l.contains("system_info"))
+        .unwrap_or("(no system_info line)")
+        .trim()
+        .to_string();
+    Ok((wall, perplexity_accuracy(&text, tasks), system))
 }
 
 #[cfg(test)]
@@ -434,6 +484,12 @@ mod tests {
                    400\t42.75000000%\t[37.9000%, 47.7430%]\n";
         assert_eq!(perplexity_accuracy(out, 400), Some(42.75));
         assert_eq!(perplexity_accuracy(out, 100), None);
+    }
+
+    #[test]
+    fn every_runner_runs_twice_in_mirrored_order() {
+        assert_eq!(palindrome(3), [0, 1, 2, 2, 1, 0]);
+        assert_eq!(both(&[10.0, 20.0]), "15.0 (10.0, 20.0)");
     }
 
     #[test]
