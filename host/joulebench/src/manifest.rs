@@ -152,6 +152,8 @@ pub struct Experiment {
     pub conditions: crate::conditions::ExperimentConditions,
     /// Where the entry is.
     pub at: String,
+    /// `workload = "generate"`: what to generate (`None`: the default workload, scoring).
+    pub generate: Option<crate::generation::GenerateSpec>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +210,9 @@ impl OneOrMany {
     }
 }
 
+fn no_datasets() -> Spanned<OneOrMany> {
+    Spanned::new(0..0, OneOrMany::Many(Vec::new()))
+}
 fn default_convention() -> Spanned<String> {
     Spanned::new(0..0, "lm-eval".into())
 }
@@ -239,8 +244,16 @@ struct RawExperiment {
     id: Spanned<String>,
     runtime: Spanned<OneOrMany>,
     model: Spanned<OneOrMany>,
+    /// Optional only for generation experiments with synthetic shapes.
+    #[serde(default = "no_datasets")]
     dataset: Spanned<OneOrMany>,
     meter: Spanned<OneOrMany>,
+    /// `score` (default) or `generate`.
+    #[serde(default)]
+    workload: Option<Spanned<String>>,
+    /// A generation experiment's shapes or prompt settings (`crate::generation::spec`).
+    #[serde(default)]
+    generate: Option<Spanned<toml::Table>>,
     #[serde(default = "default_convention")]
     convention: Spanned<String>,
     #[serde(default = "default_selection")]
@@ -439,7 +452,22 @@ impl Manifest {
             };
             let runtimes = check(&e.runtime, "runtime", Some(PluginKind::Runtime))?;
             let model_ids = check(&e.model, "model", None)?;
-            let datasets = check(&e.dataset, "dataset", Some(PluginKind::Dataset))?;
+            let generate = crate::generation::manifest_entry(
+                e.id.get_ref(),
+                e.workload.as_ref(),
+                e.generate.as_ref(),
+                !e.dataset.get_ref().items().is_empty(),
+                &at,
+            )?;
+            let datasets = match &generate {
+                Some(g) if !g.uses_dataset() => vec![String::new()],
+                _ if e.dataset.span().is_empty() => bail!(
+                    "{}: experiment {:?} names no dataset",
+                    at(entry.span()),
+                    e.id.get_ref()
+                ),
+                _ => check(&e.dataset, "dataset", Some(PluginKind::Dataset))?,
+            };
             let meters = check(&e.meter, "meter", Some(PluginKind::Meter))?;
             let convention = Convention::parse(e.convention.get_ref()).with_context(|| {
                 format!(
@@ -539,6 +567,7 @@ impl Manifest {
                                     ..conditions.clone()
                                 },
                                 at: here.clone(),
+                                generate: generate.clone(),
                             });
                         }
                     }
