@@ -27,7 +27,6 @@ pub mod model;
 pub mod tokenizer;
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::tensor::Device;
 use joulebench_abi::{
