@@ -34,7 +34,7 @@ const X86_64_V3: [&str; 6] =
     ["GGML_AVX", "GGML_AVX2", "GGML_BMI2", "GGML_F16C", "GGML_FMA", "GGML_SSE42"];
 const AVX512: [&str; 3] = ["GGML_AVX512", "GGML_AVX512_VNNI", "GGML_AVX512_BF16"];
 
-fn work_dir() -> PathBuf {
+pub(crate) fn work_dir() -> PathBuf {
     project_root().join("target-kernels")
 }
 
@@ -52,7 +52,7 @@ fn default_is_avx512() -> bool {
     })
 }
 
-fn cpu_has_avx512() -> bool {
+pub(crate) fn cpu_has_avx512() -> bool {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
     ["avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"]
@@ -62,7 +62,7 @@ fn cpu_has_avx512() -> bool {
 
 /// The llama.cpp runtime plugin built with or without AVX-512: the release build when it is the
 /// configured choice, else a build of the plugin alone in `target-kernels/`.
-fn runtime_plugin(avx512: bool) -> Result<PathBuf, DynError> {
+pub(crate) fn runtime_plugin(avx512: bool) -> Result<PathBuf, DynError> {
     const LIB: &str = "libjoulebench_runtime_llama_cpp.so";
     if avx512 == default_is_avx512() {
         return Ok(project_root().join("target/release").join(LIB));
@@ -112,13 +112,38 @@ fn vendored_llama_cpp() -> Result<PathBuf, DynError> {
     .into())
 }
 
-/// The perplexity tool's sources from `llama-cpp-python`'s sdist, fetched once into the cache.
-fn perplexity_sources() -> Result<PathBuf, DynError> {
+/// A llama.cpp tool whose sources come from `llama-cpp-python`'s sdist.
+pub(crate) struct Tool {
+    /// Its folder under `tools/` in llama.cpp's tree.
+    pub dir: &'static str,
+    /// Its CMake target (and binary name).
+    pub target: &'static str,
+    /// The files the tool's folder needs.
+    pub files: &'static [&'static str],
+}
+
+/// `llama-perplexity`.
+pub(crate) const PERPLEXITY: Tool = Tool {
+    dir: "perplexity",
+    target: "llama-perplexity",
+    files: &["CMakeLists.txt", "main.cpp", "perplexity.cpp"],
+};
+
+/// `llama-bench`.
+pub(crate) const LLAMA_BENCH: Tool = Tool {
+    dir: "llama-bench",
+    target: "llama-bench",
+    files: &["CMakeLists.txt", "llama-bench.cpp", "main.cpp"],
+};
+
+/// A tool's sources from `llama-cpp-python`'s sdist, fetched once into the cache.
+fn tool_sources(tool: &Tool) -> Result<PathBuf, DynError> {
     let cache = fetch_models::models_dir().with_file_name("tools");
     let unpacked = cache.join(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}"));
-    let tool = unpacked.join("vendor/llama.cpp/tools/perplexity");
-    if tool.join("perplexity.cpp").is_file() {
-        return Ok(tool);
+    let inner = format!("vendor/llama.cpp/tools/{}", tool.dir);
+    let dir = unpacked.join(&inner);
+    if tool.files.iter().all(|f| dir.join(f).is_file()) {
+        return Ok(dir);
     }
     std::fs::create_dir_all(&cache)?;
     let sdist = cache.join(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"));
@@ -134,29 +159,41 @@ fn perplexity_sources() -> Result<PathBuf, DynError> {
         .arg(&sdist)
         .arg("-C")
         .arg(&cache)
-        .arg(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp/tools/perplexity")))?;
-    Ok(tool)
+        .arg(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}/{inner}")))?;
+    Ok(dir)
 }
 
-/// `llama-perplexity` against llama-cpp-sys-2's llama.cpp sources, with the workspace's x86 flags
-/// and AVX-512 (VNNI, BF16), built once in `target-kernels/perplexity/`.
-fn llama_perplexity() -> Result<PathBuf, DynError> {
+/// A llama.cpp tool built against llama-cpp-sys-2's llama.cpp sources, with the workspace's x86
+/// flags and AVX-512 (VNNI, BF16), in one tree for every tool: `target-kernels/perplexity/`
+/// (named for the first tool built there). Each tool's folder joins the tree's `tools/` when
+/// first asked for; the library is compiled once for all of them.
+pub(crate) fn llama_tool(tool: &Tool) -> Result<PathBuf, DynError> {
     let root = work_dir().join("perplexity");
-    let bin = root.join("build/bin/llama-perplexity");
+    let bin = root.join("build/bin").join(tool.target);
     let src = root.join("src");
+    let tools = src.join("tools");
     if !src.join(".complete").exists() {
         let _ = std::fs::remove_dir_all(&src);
         std::fs::create_dir_all(&root)?;
         run(Command::new("cp").arg("-a").arg(vendored_llama_cpp()?).arg(&src))?;
-        let tools = src.join("tools");
         std::fs::remove_dir_all(&tools)?;
-        std::fs::create_dir_all(tools.join("perplexity"))?;
-        std::fs::write(tools.join("CMakeLists.txt"), "add_subdirectory(perplexity)\n")?;
-        let from = perplexity_sources()?;
-        for f in ["CMakeLists.txt", "main.cpp", "perplexity.cpp"] {
-            std::fs::copy(from.join(f), tools.join("perplexity").join(f))?;
-        }
+        std::fs::create_dir_all(&tools)?;
+        std::fs::write(tools.join("CMakeLists.txt"), "")?;
         std::fs::write(src.join(".complete"), "")?;
+    }
+    let list = tools.join("CMakeLists.txt");
+    let line = format!("add_subdirectory({})\n", tool.dir);
+    let listed = std::fs::read_to_string(&list)?;
+    if !listed.contains(&line) || !tool.files.iter().all(|f| tools.join(tool.dir).join(f).is_file())
+    {
+        std::fs::create_dir_all(tools.join(tool.dir))?;
+        let from = tool_sources(tool)?;
+        for f in tool.files {
+            std::fs::copy(from.join(f), tools.join(tool.dir).join(f))?;
+        }
+        if !listed.contains(&line) {
+            std::fs::write(&list, format!("{listed}{line}"))?;
+        }
     }
     let build = root.join("build");
     let mut configure = Command::new("cmake");
@@ -184,7 +221,7 @@ fn llama_perplexity() -> Result<PathBuf, DynError> {
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
     run(Command::new("cmake").arg("--build").arg(&build).args([
         "--target",
-        "llama-perplexity",
+        tool.target,
         "-j",
         &jobs,
     ]))?;
@@ -349,7 +386,7 @@ pub fn bench(tasks: u32, no_run: bool) -> Result<(), DynError> {
         .map(|s| if s.avx512 { avx512_lib.clone() } else { Some(avx2_lib.clone()) })
         .collect::<Option<_>>()
         .ok_or("an AVX-512 setup on a CPU without AVX-512")?;
-    let perplexity = if avx512 { Some(llama_perplexity()?) } else { None };
+    let perplexity = if avx512 { Some(llama_tool(&PERPLEXITY)?) } else { None };
     if no_run {
         return Ok(());
     }

@@ -11,6 +11,8 @@
 //! - [`report`]: the report's input from the store; [`html`]: the HTML report's.
 //! - [`compare`]: `joulebench compare`: two sets of experiments from one or two stores.
 //! - [`conditions`]: the state meter, cooldown and power settings around each segment.
+//! - [`generation`]: generation experiments (`workload = "generate"`): llama-bench's shapes or a
+//!   dataset's prompts, with token times and per-phase energy; [`exec`]: `joulebench exec`.
 //! - [`describe`]: what `joulebench plugins` prints; [`hostinfo`]: the machine, for provenance.
 //! - Faults (`docs/faults.md`): [`deadline`] bounds every call into a plugin; [`lock`] keeps one
 //!   run per store and stops a run whose store cannot be written; [`signals`] turns Ctrl-C and
@@ -28,6 +30,8 @@ pub mod compare;
 pub mod conditions;
 pub mod deadline;
 pub mod describe;
+pub mod exec;
+pub mod generation;
 pub mod hostinfo;
 pub mod html;
 pub mod loader;

@@ -9,7 +9,7 @@ use joulebench_abi::PluginKind;
 /// The calls of each kind of plugin that take a deadline, as the manifest names them.
 pub fn calls(kind: PluginKind) -> &'static [&'static str] {
     match kind {
-        PluginKind::Runtime => &["new", "info", "load_model", "model_info", "evaluate"],
+        PluginKind::Runtime => &["new", "info", "load_model", "model_info", "evaluate", "generate"],
         PluginKind::Meter => &["new", "info", "read"],
         PluginKind::Dataset => &["new", "info", "select", "tasks"],
     }
@@ -21,7 +21,7 @@ pub fn calls(kind: PluginKind) -> &'static [&'static str] {
 /// second). A dataset reads its files in `new`, `select` and `tasks`: 10 minutes.
 pub fn default_limit(call: &str) -> Duration {
     Duration::from_secs(match call {
-        "load_model" | "evaluate" => 3600,
+        "load_model" | "evaluate" | "generate" => 3600,
         "new" | "select" | "tasks" => 600,
         "read" => 10,
         _ => 60,

@@ -32,6 +32,7 @@
 
 pub mod conditions;
 pub mod deadlines;
+pub mod generation;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -162,6 +163,8 @@ pub struct Experiment {
     pub conditions: crate::conditions::ExperimentConditions,
     /// Where the entry is.
     pub at: String,
+    /// `workload = "generate"`: what to generate (`None`: the default workload, scoring).
+    pub generate: Option<crate::generation::GenerateSpec>,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +221,9 @@ impl OneOrMany {
     }
 }
 
+fn no_datasets() -> Spanned<OneOrMany> {
+    Spanned::new(0..0, OneOrMany::Many(Vec::new()))
+}
 fn default_convention() -> Spanned<String> {
     Spanned::new(0..0, "lm-eval".into())
 }
@@ -249,8 +255,16 @@ struct RawExperiment {
     id: Spanned<String>,
     runtime: Spanned<OneOrMany>,
     model: Spanned<OneOrMany>,
+    /// Optional only for generation experiments with synthetic shapes.
+    #[serde(default = "no_datasets")]
     dataset: Spanned<OneOrMany>,
     meter: Spanned<OneOrMany>,
+    /// `score` (default) or `generate`.
+    #[serde(default)]
+    workload: Option<Spanned<String>>,
+    /// A generation experiment's shapes or prompt settings ([`generation`]).
+    #[serde(default)]
+    generate: Option<Spanned<toml::Table>>,
     #[serde(default = "default_convention")]
     convention: Spanned<String>,
     #[serde(default = "default_selection")]
@@ -451,7 +465,20 @@ impl Manifest {
             };
             let runtimes = check(&e.runtime, "runtime", Some(PluginKind::Runtime))?;
             let model_ids = check(&e.model, "model", None)?;
-            let datasets = check(&e.dataset, "dataset", Some(PluginKind::Dataset))?;
+            let generate = crate::generation::manifest_entry(
+                e.id.get_ref(),
+                e.workload.as_ref(),
+                e.generate.as_ref(),
+                !e.dataset.get_ref().items().is_empty(),
+                &at,
+            )?;
+            let datasets = match &generate {
+                Some(g) if !g.uses_dataset() => vec![String::new()],
+                _ if e.dataset.span().is_empty() => {
+                    bail!("{}: experiment {:?} names no dataset", at(entry.span()), e.id.get_ref())
+                }
+                _ => check(&e.dataset, "dataset", Some(PluginKind::Dataset))?,
+            };
             let meters = check(&e.meter, "meter", Some(PluginKind::Meter))?;
             let convention = Convention::parse(e.convention.get_ref()).with_context(|| {
                 format!(
@@ -565,6 +592,7 @@ impl Manifest {
                                     ..conditions.clone()
                                 },
                                 at: here.clone(),
+                                generate: generate.clone(),
                             });
                         }
                     }
