@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use joulebench::manifest::Manifest;
+use joulebench_manifest::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

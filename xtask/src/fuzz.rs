@@ -12,7 +12,8 @@
 //!
 //! A crash, a hang or an allocation beyond the limits fails the task and leaves the input in
 //! `fuzz/artifacts/<target>/`; it becomes a regression test in the parser's own crate.
-//! `cargo xtask test` runs every target for 30 s ([`smoke`]). Nightly and cargo-fuzz are
+//! Targets run two at a time on a machine with two or more cores. `cargo xtask test` runs every
+//! target for 30 s ([`smoke`]). Nightly and cargo-fuzz are
 //! installed when missing (`rustup toolchain install nightly`, `cargo install cargo-fuzz`).
 
 use std::path::Path;
@@ -111,44 +112,56 @@ fn report(outcomes: &[Outcome]) -> Result<(), DynError> {
     }
 }
 
-/// Runs `targets` one after another for `seconds` each.
+/// How many targets fuzz at once: one per core, at most two (each libFuzzer process is single
+/// threaded; more at once would only share the same cores).
+fn jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 2)
+}
+
+/// Runs `targets` for `seconds` each, [`jobs`] at a time.
 fn fuzz(targets: &[(&'static str, usize)], seconds: u64) -> Result<Vec<Outcome>, DynError> {
     ensure_tools()?;
     let root = project_root();
     let fuzz_dir = root.join("fuzz");
     // One build for every target, so that each run's time is spent fuzzing.
     run(nightly_cargo().current_dir(&root).args(["fuzz", "build"]))?;
+    let logs = fuzz_dir.join("target/logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let mut outcomes = Vec::new();
-    for &(name, max_len) in targets {
-        let work = fuzz_dir.join("target/corpus").join(name);
-        let seeds = fuzz_dir.join("target/seeds").join(name);
-        std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-        let _ = std::fs::remove_dir_all(&seeds);
-        std::fs::create_dir_all(&seeds).map_err(|e| format!("{}: {e}", seeds.display()))?;
-        seed(name, &seeds)?;
-        let logs = fuzz_dir.join("target/logs");
-        std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
-        let log_path = logs.join(format!("{name}.log"));
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let mut cmd = nightly_cargo();
-        cmd.current_dir(&root).args(["fuzz", "run", name]).arg(&work);
-        cmd.arg(fuzz_dir.join("corpus").join(name)).arg(&seeds);
-        cmd.arg("--").args(LIMITS).arg(format!("-max_len={max_len}"));
-        cmd.arg(format!("-max_total_time={seconds}")).arg("-print_final_stats=1");
-        cmd.stdout(Stdio::null()).stderr(log);
-        eprintln!("fuzzing {name} for {seconds} s (log: {})", log_path.display());
-        let start = Instant::now();
-        let status = cmd.status().map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let failure = (!status.success()).then(|| failure_of(&log, &status.to_string()));
-        outcomes.push(Outcome {
-            target: name,
-            seconds: start.elapsed().as_secs_f64(),
-            runs: stat(&log, "stat::number_of_executed_units:"),
-            peak_rss_mb: stat(&log, "stat::peak_rss_mb:"),
-            failure,
-        });
+    for group in targets.chunks(jobs()) {
+        let mut running = Vec::new();
+        for &(name, max_len) in group {
+            let work = fuzz_dir.join("target/corpus").join(name);
+            let seeds = fuzz_dir.join("target/seeds").join(name);
+            std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+            let _ = std::fs::remove_dir_all(&seeds);
+            std::fs::create_dir_all(&seeds).map_err(|e| format!("{}: {e}", seeds.display()))?;
+            seed(name, &seeds)?;
+            let log_path = logs.join(format!("{name}.log"));
+            let log = std::fs::File::create(&log_path)
+                .map_err(|e| format!("{}: {e}", log_path.display()))?;
+            let mut cmd = nightly_cargo();
+            cmd.current_dir(&root).args(["fuzz", "run", name]).arg(&work);
+            cmd.arg(fuzz_dir.join("corpus").join(name)).arg(&seeds);
+            cmd.arg("--").args(LIMITS).arg(format!("-max_len={max_len}"));
+            cmd.arg(format!("-max_total_time={seconds}")).arg("-print_final_stats=1");
+            cmd.stdout(Stdio::null()).stderr(log);
+            eprintln!("fuzzing {name} for {seconds} s (log: {})", log_path.display());
+            let child = cmd.spawn().map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
+            running.push((name, log_path, Instant::now(), child));
+        }
+        for (name, log_path, start, mut child) in running {
+            let status = child.wait().map_err(|e| format!("cargo fuzz run {name}: {e}"))?;
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let failure = (!status.success()).then(|| failure_of(&log, &status.to_string()));
+            outcomes.push(Outcome {
+                target: name,
+                seconds: start.elapsed().as_secs_f64(),
+                runs: stat(&log, "stat::number_of_executed_units:"),
+                peak_rss_mb: stat(&log, "stat::peak_rss_mb:"),
+                failure,
+            });
+        }
     }
     Ok(outcomes)
 }

@@ -12,6 +12,11 @@
 //! source files come from the llama.cpp copy in `llama-cpp-python`'s source distribution (fetched
 //! with pip into the cache). The runtime build that matches `.cargo/config.toml`'s kernel choice
 //! is the release build itself; the other one is built in `target-kernels/`.
+//!
+//! Every runner runs twice, in mirrored order (A B C, then C B A), and the table gives the mean
+//! with both runs: a virtual machine's speed can drift within a sitting (one sitting here ran the
+//! same HellaSwag work about a third faster at its end than at its start), and a runner measured
+//! only first or only last would carry that drift as if it were its own.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +34,7 @@ const X86_64_V3: [&str; 6] =
     ["GGML_AVX", "GGML_AVX2", "GGML_BMI2", "GGML_F16C", "GGML_FMA", "GGML_SSE42"];
 const AVX512: [&str; 3] = ["GGML_AVX512", "GGML_AVX512_VNNI", "GGML_AVX512_BF16"];
 
-fn work_dir() -> PathBuf {
+pub(crate) fn work_dir() -> PathBuf {
     project_root().join("target-kernels")
 }
 
@@ -47,7 +52,7 @@ fn default_is_avx512() -> bool {
     })
 }
 
-fn cpu_has_avx512() -> bool {
+pub(crate) fn cpu_has_avx512() -> bool {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
     ["avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"]
@@ -57,7 +62,7 @@ fn cpu_has_avx512() -> bool {
 
 /// The llama.cpp runtime plugin built with or without AVX-512: the release build when it is the
 /// configured choice, else a build of the plugin alone in `target-kernels/`.
-fn runtime_plugin(avx512: bool) -> Result<PathBuf, DynError> {
+pub(crate) fn runtime_plugin(avx512: bool) -> Result<PathBuf, DynError> {
     const LIB: &str = "libjoulebench_runtime_llama_cpp.so";
     if avx512 == default_is_avx512() {
         return Ok(project_root().join("target/release").join(LIB));
@@ -107,13 +112,38 @@ fn vendored_llama_cpp() -> Result<PathBuf, DynError> {
     .into())
 }
 
-/// The perplexity tool's sources from `llama-cpp-python`'s sdist, fetched once into the cache.
-fn perplexity_sources() -> Result<PathBuf, DynError> {
+/// A llama.cpp tool whose sources come from `llama-cpp-python`'s sdist.
+pub(crate) struct Tool {
+    /// Its folder under `tools/` in llama.cpp's tree.
+    pub dir: &'static str,
+    /// Its CMake target (and binary name).
+    pub target: &'static str,
+    /// The files the tool's folder needs.
+    pub files: &'static [&'static str],
+}
+
+/// `llama-perplexity`.
+pub(crate) const PERPLEXITY: Tool = Tool {
+    dir: "perplexity",
+    target: "llama-perplexity",
+    files: &["CMakeLists.txt", "main.cpp", "perplexity.cpp"],
+};
+
+/// `llama-bench`.
+pub(crate) const LLAMA_BENCH: Tool = Tool {
+    dir: "llama-bench",
+    target: "llama-bench",
+    files: &["CMakeLists.txt", "llama-bench.cpp", "main.cpp"],
+};
+
+/// A tool's sources from `llama-cpp-python`'s sdist, fetched once into the cache.
+fn tool_sources(tool: &Tool) -> Result<PathBuf, DynError> {
     let cache = fetch_models::models_dir().with_file_name("tools");
     let unpacked = cache.join(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}"));
-    let tool = unpacked.join("vendor/llama.cpp/tools/perplexity");
-    if tool.join("perplexity.cpp").is_file() {
-        return Ok(tool);
+    let inner = format!("vendor/llama.cpp/tools/{}", tool.dir);
+    let dir = unpacked.join(&inner);
+    if tool.files.iter().all(|f| dir.join(f).is_file()) {
+        return Ok(dir);
     }
     std::fs::create_dir_all(&cache)?;
     let sdist = cache.join(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"));
@@ -129,29 +159,41 @@ fn perplexity_sources() -> Result<PathBuf, DynError> {
         .arg(&sdist)
         .arg("-C")
         .arg(&cache)
-        .arg(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp/tools/perplexity")))?;
-    Ok(tool)
+        .arg(format!("llama_cpp_python-{LLAMA_CPP_PYTHON}/{inner}")))?;
+    Ok(dir)
 }
 
-/// `llama-perplexity` against llama-cpp-sys-2's llama.cpp sources, with the workspace's x86 flags
-/// and AVX-512 (VNNI, BF16), built once in `target-kernels/perplexity/`.
-fn llama_perplexity() -> Result<PathBuf, DynError> {
+/// A llama.cpp tool built against llama-cpp-sys-2's llama.cpp sources, with the workspace's x86
+/// flags and AVX-512 (VNNI, BF16), in one tree for every tool: `target-kernels/perplexity/`
+/// (named for the first tool built there). Each tool's folder joins the tree's `tools/` when
+/// first asked for; the library is compiled once for all of them.
+pub(crate) fn llama_tool(tool: &Tool) -> Result<PathBuf, DynError> {
     let root = work_dir().join("perplexity");
-    let bin = root.join("build/bin/llama-perplexity");
+    let bin = root.join("build/bin").join(tool.target);
     let src = root.join("src");
+    let tools = src.join("tools");
     if !src.join(".complete").exists() {
         let _ = std::fs::remove_dir_all(&src);
         std::fs::create_dir_all(&root)?;
         run(Command::new("cp").arg("-a").arg(vendored_llama_cpp()?).arg(&src))?;
-        let tools = src.join("tools");
         std::fs::remove_dir_all(&tools)?;
-        std::fs::create_dir_all(tools.join("perplexity"))?;
-        std::fs::write(tools.join("CMakeLists.txt"), "add_subdirectory(perplexity)\n")?;
-        let from = perplexity_sources()?;
-        for f in ["CMakeLists.txt", "main.cpp", "perplexity.cpp"] {
-            std::fs::copy(from.join(f), tools.join("perplexity").join(f))?;
-        }
+        std::fs::create_dir_all(&tools)?;
+        std::fs::write(tools.join("CMakeLists.txt"), "")?;
         std::fs::write(src.join(".complete"), "")?;
+    }
+    let list = tools.join("CMakeLists.txt");
+    let line = format!("add_subdirectory({})\n", tool.dir);
+    let listed = std::fs::read_to_string(&list)?;
+    if !listed.contains(&line) || !tool.files.iter().all(|f| tools.join(tool.dir).join(f).is_file())
+    {
+        std::fs::create_dir_all(tools.join(tool.dir))?;
+        let from = tool_sources(tool)?;
+        for f in tool.files {
+            std::fs::copy(from.join(f), tools.join(tool.dir).join(f))?;
+        }
+        if !listed.contains(&line) {
+            std::fs::write(&list, format!("{listed}{line}"))?;
+        }
     }
     let build = root.join("build");
     let mut configure = Command::new("cmake");
@@ -179,7 +221,7 @@ fn llama_perplexity() -> Result<PathBuf, DynError> {
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
     run(Command::new("cmake").arg("--build").arg(&build).args([
         "--target",
-        "llama-perplexity",
+        tool.target,
         "-j",
         &jobs,
     ]))?;
@@ -344,82 +386,127 @@ pub fn bench(tasks: u32, no_run: bool) -> Result<(), DynError> {
         .map(|s| if s.avx512 { avx512_lib.clone() } else { Some(avx2_lib.clone()) })
         .collect::<Option<_>>()
         .ok_or("an AVX-512 setup on a CPU without AVX-512")?;
-    let perplexity = if avx512 { Some(llama_perplexity()?) } else { None };
+    let perplexity = if avx512 { Some(llama_tool(&PERPLEXITY)?) } else { None };
     if no_run {
         return Ok(());
     }
 
     let dir = work_dir().join("runs");
     std::fs::create_dir_all(&dir)?;
-    let mut rows = Vec::new();
-    for (setup, library) in setups.iter().zip(&libraries) {
-        eprintln!("measuring {} ({})", setup.label, library.display());
-        rows.push(measure(setup, library, &dir, tasks)?);
-    }
-    let mut reference = None;
-    if let Some(bin) = perplexity {
-        let model = fetch_models::ensure_default_model()?;
-        let data = data_dir()?.join("hellaswag/hellaswag_val_full.txt");
-        let mut cmd = Command::new(&bin);
-        cmd.arg("-m").arg(&model).arg("-f").arg(&data).args([
-            "--hellaswag",
-            "--hellaswag-tasks",
-            &tasks.to_string(),
-            "-t",
-            "2",
-        ]);
-        eprintln!("$ {}", show(&cmd));
-        let t0 = Instant::now();
-        let out = cmd.output()?;
-        let wall = t0.elapsed().as_secs_f64();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if !out.status.success() {
-            return Err(format!("llama-perplexity failed ({}):\n{text}", out.status).into());
+    // Runner i < setups.len() is a joulebench setup, the one after it llama-perplexity.
+    let runners = setups.len() + usize::from(perplexity.is_some());
+    let mut rows: Vec<Vec<Measured>> = setups.iter().map(|_| Vec::new()).collect();
+    let mut reference: Vec<(f64, Option<f64>, String)> = Vec::new();
+    for i in palindrome(runners) {
+        if let (Some(setup), Some(library)) = (setups.get(i), libraries.get(i)) {
+            eprintln!("measuring {} ({})", setup.label, library.display());
+            rows[i].push(measure(setup, library, &dir, tasks)?);
+        } else if let Some(bin) = &perplexity {
+            reference.push(run_perplexity(bin, tasks)?);
         }
-        let system = text
-            .lines()
-            .find(|l| l.contains("system_info"))
-            .unwrap_or("(no system_info line)")
-            .trim()
-            .to_string();
-        reference = Some((wall, perplexity_accuracy(&text, tasks), system));
     }
 
-    println!("\nHellaSwag, {tasks} tasks (llama.cpp's selection), SmolLM2-135M Q4_1, 2 threads:\n");
+    println!("\nHellaSwag, {tasks} tasks (llama.cpp's selection), SmolLM2-135M Q4_1, 2 threads.");
+    println!(
+        "Each runner ran twice, in the order {} and back, so that a machine that speeds up or \
+         slows down during the sitting weighs on every runner alike; times are the mean of the \
+         two runs (each run in brackets).\n",
+        (0..runners)
+            .map(|i| setups.get(i).map_or("llama-perplexity", |s| s.label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "| Runner | Convention | Wall (s) | Evaluation (s) | Tokens/s | acc (%) | acc_norm (%) |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for (s, m) in setups.iter().zip(&rows) {
+    for (s, runs) in setups.iter().zip(&rows) {
+        let walls: Vec<f64> = runs.iter().map(|m| m.wall_s).collect();
+        let evals: Option<Vec<f64>> = runs.iter().map(|m| m.eval_s).collect();
+        let eval = evals.as_deref().map(mean);
+        // The tokens are the same in both runs: tokens/s of the mean evaluation time.
+        let tokens = runs[0].tokens_per_s.zip(runs[0].eval_s).map(|(r, e)| r * e);
         println!(
-            "| joulebench {} | {} | {:.1} | {} | {} | {} | {} |",
+            "| joulebench {} | {} | {} | {} | {} | {} | {} |",
             s.label,
             s.convention,
-            m.wall_s,
-            fmt(m.eval_s, 1),
-            fmt(m.tokens_per_s, 0),
-            fmt(m.acc_pct, 2),
-            fmt(m.acc_norm_pct, 2)
+            both(&walls),
+            evals.as_deref().map_or_else(|| "-".into(), both),
+            fmt(tokens.zip(eval).map(|(t, e)| t / e), 0),
+            fmt(runs[0].acc_pct, 2),
+            fmt(runs[0].acc_norm_pct, 2)
         );
     }
-    if let Some((wall, acc, _)) = &reference {
+    if !reference.is_empty() {
+        let walls: Vec<f64> = reference.iter().map(|r| r.0).collect();
         println!(
-            "| llama-perplexity (AVX-512) | llama.cpp | {wall:.1} | - | - | {} | - |",
-            fmt(*acc, 2)
+            "| llama-perplexity (AVX-512) | llama.cpp | {} | - | - | {} | - |",
+            both(&walls),
+            fmt(reference[0].1, 2)
         );
     }
     println!();
-    for (s, m) in setups.iter().zip(&rows) {
-        println!("{}: {}", s.label, m.kernels);
+    for (s, runs) in setups.iter().zip(&rows) {
+        println!("{}: {}", s.label, runs[0].kernels);
+        if runs
+            .windows(2)
+            .any(|w| w[0].acc_pct != w[1].acc_pct || w[0].acc_norm_pct != w[1].acc_norm_pct)
+        {
+            println!(
+                "{}: the two runs' accuracies differ: the runtime is not deterministic",
+                s.label
+            );
+        }
     }
-    if let Some((_, _, system)) = &reference {
+    if let Some((_, _, system)) = reference.first() {
         println!("llama-perplexity: {system}");
     }
     Ok(())
+}
+
+/// The order runners `0..n` run in: forwards, then backwards.
+fn palindrome(n: usize) -> Vec<usize> {
+    (0..n).chain((0..n).rev()).collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// `mean (a, b)`.
+fn both(v: &[f64]) -> String {
+    let each: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
+    format!("{:.1} ({})", mean(v), each.join(", "))
+}
+
+/// One `llama-perplexity --hellaswag` run: wall time, accuracy, its system-info line.
+fn run_perplexity(bin: &Path, tasks: u32) -> Result<(f64, Option<f64>, String), DynError> {
+    let model = fetch_models::ensure_default_model()?;
+    let data = data_dir()?.join("hellaswag/hellaswag_val_full.txt");
+    let mut cmd = Command::new(bin);
+    cmd.arg("-m").arg(&model).arg("-f").arg(&data).args([
+        "--hellaswag",
+        "--hellaswag-tasks",
+        &tasks.to_string(),
+        "-t",
+        "2",
+    ]);
+    eprintln!("$ {}", show(&cmd));
+    let t0 = Instant::now();
+    let out = cmd.output()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(format!("llama-perplexity failed ({}):\n{text}", out.status).into());
+    }
+    let system = text
+        .lines()
+        .find(|l| l.contains("system_info"))
+        .unwrap_or("(no system_info line)")
+        .trim()
+        .to_string();
+    Ok((wall, perplexity_accuracy(&text, tasks), system))
 }
 
 #[cfg(test)]
@@ -434,6 +521,12 @@ mod tests {
                    400\t42.75000000%\t[37.9000%, 47.7430%]\n";
         assert_eq!(perplexity_accuracy(out, 400), Some(42.75));
         assert_eq!(perplexity_accuracy(out, 100), None);
+    }
+
+    #[test]
+    fn every_runner_runs_twice_in_mirrored_order() {
+        assert_eq!(palindrome(3), [0, 1, 2, 2, 1, 0]);
+        assert_eq!(both(&[10.0, 20.0]), "15.0 (10.0, 20.0)");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //!   test (`--no-boards` skips it, `test-boards` runs only that).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
-//!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]).
+//!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]);
+//!   `bench --generation [--repetitions N]` puts joulebench's pp512/tg128 beside `llama-bench`'s
+//!   (see [`generation`]).
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
 //! - `fuzz [TARGET...] [--seconds N]`: the parsers' fuzz targets on nightly (see [`fuzz`]);
 //!   `test` runs each for 30 seconds.
@@ -23,6 +25,7 @@ mod boards;
 mod fetch_data;
 mod fetch_models;
 mod fuzz;
+mod generation;
 mod install;
 mod kernels;
 mod partial;
@@ -73,6 +76,8 @@ tasks:
                                                   (default plugins.toml), report and plots
   bench --kernels [--tasks N]                     HellaSwag speed of llama.cpp's AVX2 and AVX-512
                                                   builds and ubatch 48/512, beside llama-perplexity
+  bench --generation [--repetitions N]            pp512 and tg128 tokens/s of joulebench's
+                                                  llama.cpp and burn runtimes beside llama-bench
   fetch-models [--only smollm2|gemma3]            download the models into the cache
   fetch-data [--from DIR]                         download (or import) the benchmark data
   fuzz [TARGET...] [--seconds N]                  run the fuzz targets (default: all, 600 s
@@ -367,12 +372,20 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     let mut manifest = "plugins.toml".to_string();
     let mut no_run = false;
     let mut kernels = false;
+    let mut generation = false;
+    let mut repetitions = 5;
     let mut tasks = 400;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--no-run" => no_run = true,
             "--kernels" => kernels = true,
+            "--generation" => generation = true,
+            "--repetitions" => {
+                let v = it.next().ok_or("--repetitions needs a number")?;
+                repetitions =
+                    v.parse().map_err(|_| format!("--repetitions: not a number: {v:?}"))?;
+            }
             "--tasks" => {
                 let v = it.next().ok_or("--tasks needs a number")?;
                 tasks = v.parse().map_err(|_| format!("--tasks: not a number: {v:?}"))?;
@@ -388,6 +401,9 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     build_plugins(true, &[])?;
     if kernels {
         return kernels::bench(tasks, no_run);
+    }
+    if generation {
+        return generation::bench(repetitions, no_run);
     }
     if no_run {
         return Ok(());

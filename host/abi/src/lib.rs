@@ -29,12 +29,14 @@
 //! an append to a prefix type bumps the minor version while the ABI is at 0.x. An additive
 //! change that keeps every layout (a new constant of an open code set) bumps the patch number:
 //! a host and a plugin of 0.1.0 and 0.1.1 load each other, and each side treats a code it does
-//! not know as unknown.
+//! not know as unknown. A method appended to a trait's prefix vtable with a default body is
+//! additive too: an older plugin's vtable lacks it, and abi_stable calls the default.
 //!
 //! | version | change |
 //! |---|---|
 //! | 0.1.0 | the three plugin kinds |
 //! | 0.1.1 | state rails: [`RailKind::TEMPERATURE`], [`RailKind::FREQUENCY`], [`RailKind::FLAGS`] |
+//! | 0.1.2 | [`Model::generate_timed`] (appended to the model's prefix vtable, with a default that answers "unsupported" for older plugins), [`TimedRequest`], [`TimedGeneration`] |
 //!
 //! # A minimal meter plugin
 //!

@@ -194,6 +194,50 @@ pub struct Generation {
     pub counters: Counters,
 }
 
+/// A generation request that [`Model::generate_timed`] answers with the time of every token.
+/// Added in ABI 0.1.2.
+///
+/// Its prompt is either text (tokenized with special tokens, as [`Model::generate`] does) or
+/// token ids used as they are, so that llama-bench's shapes (a prompt of exactly `pp` tokens
+/// after `d` tokens already in context) can be asked for on any runtime.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Default)]
+pub struct TimedRequest {
+    /// The prompt as text; used when `prompt_tokens` is empty.
+    pub prompt: RString,
+    /// The prompt as token ids, used as they are (nothing added).
+    pub prompt_tokens: RVec<i32>,
+    /// Tokens put into the context before the prompt, not timed (llama-bench's depth `d`). They
+    /// are used as they are: a leading BOS, if wanted, is the first of them.
+    pub depth_tokens: RVec<i32>,
+    /// The most tokens to generate, the first one (chosen from the prompt's logits) included.
+    pub max_tokens: u32,
+    /// Keep generating past the model's end-of-generation token until `max_tokens`
+    /// (llama-bench's generation test does not stop either).
+    pub ignore_eog: bool,
+    /// Generation stops once the text ends with one of these (kept out of the returned text).
+    pub stop: RVec<RString>,
+}
+
+/// The result of [`Model::generate_timed`]. Added in ABI 0.1.2.
+///
+/// Times are seconds since the runtime began handling the call, on the process's monotonic
+/// clock; the host adds the time it made the call to put them on its own clock.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct TimedGeneration {
+    /// The generation as [`Model::generate`] reports it (its TTFT counts from `prefill_start_s`).
+    pub generation: Generation,
+    /// Prompt tokens decoded in the timed prefill (the depth tokens are not among them).
+    pub prompt_tokens: u32,
+    /// When the prompt's decoding began (after the depth tokens were in the context).
+    pub prefill_start_s: f64,
+    /// When each token was chosen, in order; the first marks the end of the prefill, each later
+    /// one the end of one decode step. An end-of-generation token that ended the call is
+    /// included (it was computed) although it is not in the text.
+    pub token_times_s: RVec<f64>,
+}
+
 /// An inference runtime. Added in ABI 0.1.
 #[sabi_trait]
 pub trait Runtime: Send {
@@ -221,4 +265,15 @@ pub trait Model: Send {
     /// Generates greedily.
     #[sabi(last_prefix_field)]
     fn generate(&mut self, request: &GenerateRequest) -> RResult<Generation, AbiError>;
+
+    /// Generates greedily and reports when every token was chosen (see [`TimedGeneration`]).
+    /// Added in ABI 0.1.2: a plugin built against an earlier ABI lacks it, and the call answers
+    /// with [`crate::ErrorCode::UNSUPPORTED`].
+    fn generate_timed(&mut self, request: &TimedRequest) -> RResult<TimedGeneration, AbiError> {
+        let _ = request;
+        RResult::RErr(AbiError::unsupported(
+            "this runtime plugin was built before joulebench-abi 0.1.2 and cannot report token \
+             times: rebuild it to run generation experiments",
+        ))
+    }
 }

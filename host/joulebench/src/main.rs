@@ -95,6 +95,25 @@ enum Command {
     Export(joulebench::lab::CopyArgs),
     /// Copy every experiment of a SQLite results file into a lab's database.
     Import(joulebench::lab::CopyArgs),
+    /// Measure the energy, time and power trace of any command (whole-meter energy, not the
+    /// process's alone); exits with the command's exit code.
+    Exec {
+        /// The manifest whose meter plugin and results store to use.
+        #[arg(long, default_value = "plugins.toml")]
+        manifest: PathBuf,
+        /// The meter's plugin id.
+        #[arg(long, default_value = "estimate")]
+        meter: String,
+        /// Seconds of idle baseline before the command (0: none, no active energy).
+        #[arg(long, default_value_t = 10.0)]
+        idle_s: f64,
+        /// Meter sampling rate, Hz.
+        #[arg(long, default_value_t = 10.0)]
+        sample_hz: f64,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 fn plugins(path: &Path) -> Result<()> {
@@ -195,6 +214,7 @@ fn run(
             println!("note: {}: {flag}", s.labels.experiment);
         }
     }
+    print!("{}", joulebench::generation::render(&outcome.generated));
     for note in &outcome.notes {
         println!("note: {note}");
     }
@@ -206,7 +226,7 @@ fn run(
         bail!(
             "{} of {} experiments failed (finished ones are stored; run again to continue)",
             outcome.failed.len(),
-            outcome.failed.len() + outcome.finished.len()
+            outcome.failed.len() + outcome.finished.len() + outcome.generated.len()
         );
     }
     Ok(None)
@@ -234,11 +254,23 @@ fn report(
             "{}",
             joulebench_report::render_json(&input).map_err(|e| anyhow::anyhow!("{e}"))?
         ),
-        _ => print!("{}", joulebench_report::render_markdown(&input)),
+        _ => {
+            print!("{}", joulebench_report::render_markdown(&input));
+            let generated = joulebench::generation::stored_summaries(&store)?;
+            print!("{}", joulebench::generation::render(&generated));
+        }
     }
     if let Some(dir) = plot {
         let files =
             joulebench_report::render_plots(&input, dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for f in files {
+            eprintln!("plot: {}", f.display());
+        }
+        let generated = joulebench::generation::stored_summaries(&store)?;
+        let rows = joulebench::generation::report_rows(&generated);
+        let traces = joulebench::generation::stored_traces(&store)?;
+        let files = joulebench_report::render_generation_plots(&rows, &traces, dir)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         for f in files {
             eprintln!("plot: {}", f.display());
         }
@@ -273,6 +305,22 @@ fn main() -> ExitCode {
         }
         Command::Report { manifest, results, format, plot, html } => {
             report(manifest, results.as_deref(), format, plot.as_deref(), html.as_deref())
+        }
+        Command::Exec { manifest, meter, idle_s, sample_hz, command } => {
+            let options = joulebench::exec::ExecOptions {
+                manifest: manifest.clone(),
+                meter: meter.clone(),
+                idle_s: *idle_s,
+                sample_hz: *sample_hz,
+                command: command.clone(),
+            };
+            match joulebench::exec::exec(&options) {
+                Ok(summary) => {
+                    eprint!("{}", summary.describe());
+                    return ExitCode::from(summary.exit_status());
+                }
+                Err(e) => Err(e),
+            }
         }
         Command::Compare(args) => match joulebench::compare::run_compare(args) {
             Ok(true) => Ok(()),

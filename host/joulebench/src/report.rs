@@ -9,7 +9,7 @@ use crate::store::Store;
 
 /// The total power over time of an experiment's last segment: power rails as read; energy
 /// counters as the mean power between consecutive samples.
-fn power_trace(store: &Store, experiment: i64) -> Result<Option<PowerTrace>> {
+pub(crate) fn power_trace(store: &Store, experiment: i64) -> Result<Option<PowerTrace>> {
     let Ok(provenance) = Provenance::from_json(&store.provenance(experiment)?) else {
         return Ok(None);
     };

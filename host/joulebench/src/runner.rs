@@ -32,6 +32,8 @@ use crate::{baseline, deadline, hostinfo, lock, signals};
 pub struct RunOutcome {
     /// Experiments (with repeat numbers) finished in this run or before it.
     pub finished: Vec<Summary>,
+    /// Generation experiments (`workload = "generate"`) finished in this run or before it.
+    pub generated: Vec<crate::generation::GenerationSummary>,
     /// Experiments that failed, with the error.
     pub failed: Vec<(String, String)>,
     /// What a reader should know of the run as a whole (the idle baselines and their drift).
@@ -117,8 +119,22 @@ pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
             continue;
         }
         let name = if exp.repeats > 1 { format!("{} #{repeat}", exp.id) } else { exp.id.clone() };
-        match run_experiment(&run, &mut plugins, &mut store, exp, repeat, &mut baselines) {
-            Ok(summary) => outcome.finished.push(summary),
+        let result = match &exp.generate {
+            Some(g) => crate::generation::run_experiment(
+                &run,
+                &mut plugins,
+                &mut store,
+                exp,
+                g,
+                repeat,
+                &mut baselines,
+            )
+            .map(|s| outcome.generated.push(s)),
+            None => run_experiment(&run, &mut plugins, &mut store, exp, repeat, &mut baselines)
+                .map(|s| outcome.finished.push(s)),
+        };
+        match result {
+            Ok(()) => {}
             Err(e) if lock::is_store_write_failure(&e) => {
                 return Err(e.context(format!(
                     "experiment {name}: cannot write the results store {}; every batch stored \
@@ -234,7 +250,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The experiment's manifest entry, resolved: everything the manifest decides about its results.
-fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Value> {
+pub(crate) fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Value> {
     let plugin = |id: &str| manifest.plugin(id).map(|p| (p.library.clone(), p.config.clone()));
     let model = manifest.model(&exp.model).context("model vanished from the manifest")?;
     let mut spec = serde_json::json!({
@@ -255,6 +271,12 @@ fn manifest_spec(manifest: &Manifest, exp: &Experiment) -> Result<serde_json::Va
     // Power settings decide results; experiments without any keep the keys they always had.
     if !exp.conditions.settings.is_empty() {
         spec["settings"] = serde_json::to_value(&exp.conditions.settings)?;
+    }
+    if let Some(w) = &exp.warmup_stable {
+        spec["warmup_stable"] = serde_json::to_value(w)?;
+    }
+    if let Some(g) = &exp.generate {
+        spec["generate"] = serde_json::to_value(g)?;
     }
     Ok(spec)
 }

@@ -21,6 +21,7 @@ use joulebench_measure::policy::{data_caveats, total_quality};
 use joulebench_measure::provenance::{MeterDescription, ModelDescription, RuntimeDescription};
 use joulebench_measure::records::{PhaseEnergy, phase};
 use joulebench_measure::summary::ExperimentRecords;
+use joulebench_measure::warmup::{self, WarmupOutcome};
 use joulebench_measure::{LibraryIdentity, Provenance, SummaryLabels, summarize};
 use joulebench_metrics::{AccuracyMetric, EnergyQuality, score_task};
 use joulebench_sampler::{Clock, Sampler, Trace};
@@ -269,17 +270,39 @@ impl Segment<'_> {
 
         let warmup: Vec<Task> =
             tasks.range(..exp.warmup_tasks as usize).map(|(_, t)| t.clone()).collect();
+        let mut warmup_outcome = None;
         if !warmup.is_empty() {
             let t0 = clock.now();
-            for chunk in warmup.chunks(exp.batch_tasks as usize) {
-                let chunk = chunk.to_vec();
-                let evaluated;
-                (model, evaluated) =
-                    deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
-                        m.evaluate(chunk.as_slice().into()).into_result()
-                    })
-                    .context("warm-up")?;
-                evaluated.map_err(|e| anyhow!("warm-up: runtime {:?}: {e}", exp.runtime))?;
+            let mut calls = 0;
+            // One pass over the warm-up tasks, or, with `warmup_stable`, passes until the
+            // measurement core finds power settled (checked after every call).
+            'passes: loop {
+                for chunk in warmup.chunks(exp.batch_tasks as usize) {
+                    let chunk = chunk.to_vec();
+                    let evaluated;
+                    (model, evaluated) =
+                        deadline::model(model, &exp.runtime, &deadlines, "evaluate", move |m| {
+                            m.evaluate(chunk.as_slice().into()).into_result()
+                        })
+                        .context("warm-up")?;
+                    evaluated.map_err(|e| anyhow!("warm-up: runtime {:?}: {e}", exp.runtime))?;
+                    calls += 1;
+                    if let Some(spec) = &exp.warmup_stable {
+                        let now = clock.now();
+                        let last = warmup::settled(spec, live.sampler.trace(), t0, now);
+                        if last.is_some_and(|c| c.settled)
+                            || now - t0 >= spec.max_s
+                            || signals::requested().is_some()
+                        {
+                            warmup_outcome =
+                                Some(WarmupOutcome { spec: *spec, seconds: now - t0, calls, last });
+                            break 'passes;
+                        }
+                    }
+                }
+                if exp.warmup_stable.is_none() {
+                    break;
+                }
             }
             store.store_phase(id, &live.phase(phase::WARM_UP, t0, clock.now()))?;
         }
@@ -296,6 +319,7 @@ impl Segment<'_> {
             sample_hz: exp.sample_hz,
             host_overhead_s: 0.0,
             host_overhead_fraction: 0.0,
+            warmup: warmup_outcome,
         };
         store.set_provenance(id, &provenance.to_json())?;
 
@@ -484,6 +508,7 @@ impl Segment<'_> {
             host_overhead_s: provenance.as_ref().map_or(0.0, |p| p.host_overhead_s),
         };
         let mut summary = summarize(records, labels).map_err(|e| anyhow!("{e}"))?;
+        summary.flags.extend(provenance.as_ref().and_then(|p| p.warmup.as_ref()?.flag()));
         if let Some(c) =
             crate::conditions::conditions_of(store, id, &phases, exp.conditions.clock_share)?
         {

@@ -17,7 +17,9 @@ pub use joulebench_measure::records::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod generation;
 mod state;
+pub use generation::GenerationRecord;
 pub use state::StateStart;
 
 /// Bumped when the schema changes; an older file is refused with a message.
@@ -183,6 +185,7 @@ impl Store {
         .with_context(|| format!("{} is not a usable SQLite database", path.display()))?;
         conn.execute_batch(SCHEMA)
             .and_then(|()| conn.execute_batch(state::SCHEMA))
+            .and_then(|()| conn.execute_batch(generation::SCHEMA))
             .with_context(|| format!("cannot create the schema in {}", path.display()))?;
         let version: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))

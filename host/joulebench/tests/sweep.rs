@@ -1,7 +1,8 @@
 //! Power modes as an experiment axis, end to end, on an Orin Nano tree (L4T 36) with stand-in
 //! nvpmodel and jetson_clocks that log their calls: each mode applied, read back, recorded with
-//! its experiment and restored at the end; a dry run that changes nothing; and a run killed with
-//! SIGKILL whose note the next run restores first.
+//! its experiment and restored at the end; a dry run that changes nothing; a run stopped with
+//! Ctrl-C (a real SIGINT to the real binary) that restores the board before it exits; and a run
+//! killed with SIGKILL whose note the next run restores first.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -257,4 +258,46 @@ fn a_run_killed_with_sigkill_leaves_a_note_that_the_next_run_restores_first() {
     assert_eq!((b.mode().as_str(), b.governor("policy4").as_str()), ("0", "schedutil"));
     assert!(!b.note().exists());
     assert_eq!(outcome.finished.len(), 2);
+}
+
+#[test]
+fn a_run_stopped_with_sigint_restores_the_board_before_it_exits() {
+    let _one_at_a_time = crate::util::REAL_MODEL.lock().unwrap_or_else(|p| p.into_inner());
+    let b = Board::new();
+    let path = b.manifest(500);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_joulebench"))
+        .args(["run", "--quiet"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(b.mode() == "1" && b.governor("policy4") == "performance") {
+        assert!(Instant::now() < deadline, "the run never applied 7W: {:?}", b.changes());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(b.note().exists(), "a run with changed settings keeps a note until it restores them");
+    // SAFETY: sending a signal to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    // 7W was applied and 15W (the board's mode before the run) put back; 15W never ran.
+    assert_eq!(b.changes(), ["nvpmodel -m 1", "nvpmodel -m 0"]);
+    for policy in ["policy0", "policy4"] {
+        assert_eq!(b.governor(policy), "schedutil", "{policy}");
+    }
+    assert_eq!(b.mode(), "0");
+    assert!(!b.note().exists(), "the restore clears the note: {err}");
+    let db = rusqlite::Connection::open(b.dir.path().join("r.sqlite")).unwrap();
+    let states: Vec<String> = db
+        .prepare("SELECT status FROM experiments ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(states, ["interrupted"], "one experiment, interrupted: {err}");
 }

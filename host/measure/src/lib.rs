@@ -12,16 +12,21 @@
 //! - [`summary`]: an experiment's [`Summary`] from its records ([`summarize`]).
 //! - [`provenance`]: the typed, versioned record of what produced a result.
 //! - [`identity`]: what an experiment's results depend on, and what changed between two runs.
+//! - [`generation`]: a generation request's TTFT, inter-token latency, rates and per-phase
+//!   energy from the token times a runtime reports.
 //! - [`conditions`]: temperatures, clocks and throttling over the evaluation, from state rails.
+//! - [`warmup`]: the warm-up that lasts until power settles, and its flag.
 #![deny(missing_docs)]
 
 pub mod attribution;
 pub mod conditions;
+pub mod generation;
 pub mod identity;
 pub mod policy;
 pub mod provenance;
 pub mod records;
 pub mod summary;
+pub mod warmup;
 
 pub use conditions::{Conditions, summarize_conditions};
 pub use identity::{Identity, LibraryIdentity};

@@ -44,6 +44,9 @@ pub struct Provenance {
     /// `host_overhead_s` as a fraction of the evaluation time.
     #[serde(default)]
     pub host_overhead_fraction: f64,
+    /// What a warm-up until power settles did (`warmup_stable`), when the experiment had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<crate::warmup::WarmupOutcome>,
 }
 
 /// A snapshot of the machine (read by the host; see its `hostinfo` module).

@@ -12,6 +12,8 @@
 //!   trace of each run with its phases shaded, and tokens/Wh per model, each as SVG and PNG;
 //!   where runs recorded their conditions, their temperatures and clocks under the power trace,
 //!   and the power modes of a sweep against each other.
+//! - [`render_generation_markdown`]: generation experiments in llama-bench's columns, with time
+//!   to first token, inter-token latency and J/token by phase;
 //! - [`html`]: one self-contained HTML page (tables, inline SVG plots with hover values,
 //!   provenance, sortable tables), for a study or for a comparison side by side.
 //!
@@ -25,10 +27,14 @@ use std::fmt;
 use joulebench_metrics::MetricSet;
 use serde::{Deserialize, Serialize};
 
+mod generation;
 pub mod html;
 mod plot;
 mod table;
 
+pub use generation::{
+    GenerationRow, GenerationTrace, render_generation_markdown, render_generation_plots,
+};
 pub use html::{HtmlExperiment, render_compare_html, render_html};
 pub use plot::{pareto_front, render_plots};
 pub use table::{render_csv, render_json, render_markdown};

@@ -12,6 +12,7 @@ use crate::table::{datasets, fmt_num};
 use crate::{ExperimentRow, PowerTrace, ReportError, ReportInput};
 
 mod conditions;
+pub(crate) mod generation;
 
 /// DejaVu Sans, cut down to the characters reports print (see `assets/README.md`).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
@@ -127,7 +128,11 @@ pub fn render_plots(input: &ReportInput, dir: &Path) -> Result<Vec<PathBuf>, Rep
     }
     for (i, e) in input.experiments.iter().enumerate() {
         if let Some(trace) = e.trace.as_ref().filter(|t| !t.samples.is_empty()) {
-            let plot = Trace { e, trace };
+            let plot = Trace {
+                title: format!("Power of {} on {}, {}", e.model, e.device, e.dataset),
+                meter: format!("meter: {} ({} energy)", e.meter, e.metrics.energy_quality.as_str()),
+                trace,
+            };
             written.extend(write_both(
                 &plot,
                 dir,
@@ -379,7 +384,9 @@ impl Plot for Scatter {
 
 /// The power trace of one run.
 struct Trace<'a> {
-    e: &'a ExperimentRow,
+    title: String,
+    /// The key's last entry: the meter and the quality of its energy.
+    meter: String,
     trace: &'a PowerTrace,
 }
 
@@ -389,6 +396,8 @@ fn phase_color(name: &str, i: usize) -> RGBColor {
         "load" => RGBColor(31, 119, 180),
         "warm-up" | "warmup" => RGBColor(255, 127, 14),
         "evaluation" | "eval" => RGBColor(44, 160, 44),
+        "prefill" => RGBColor(214, 39, 40),
+        "decode" => RGBColor(148, 103, 189),
         _ => color(i + 4),
     }
 }
@@ -417,14 +426,13 @@ impl Plot for Trace<'_> {
             .min(0.0);
         let w_max = s.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.22;
         let t_end = if t_end > t_start { t_end } else { t_start + 1.0 };
-        let e = self.e;
         // Title and a one-line key of the phases and the meter above the chart: names of
         // narrow phases written inside their bands would overlap.
         let (head, body) = root.split_vertically(76);
         let centre = |size: u32| {
             TextStyle::from((FAMILY, size).into_font()).pos(Pos::new(HPos::Center, VPos::Center))
         };
-        let title = format!("Power of {} on {}, {}", e.model, e.device, e.dataset);
+        let title = self.title.clone();
         let width = head.dim_in_pixel().0 as i32;
         head.draw(&Text::new(title, (width / 2, 20), centre(21))).map_err(err)?;
         let mut key: Vec<(Option<RGBColor>, String)> = Vec::new();
@@ -433,10 +441,7 @@ impl Plot for Trace<'_> {
                 key.push((Some(phase_color(&p.name, i)), p.name.clone()));
             }
         }
-        key.push((
-            None,
-            format!("meter: {} ({} energy)", e.meter, e.metrics.energy_quality.as_str()),
-        ));
+        key.push((None, self.meter.clone()));
         let label = TextStyle::from((FAMILY, 15).into_font())
             .color(&RGBColor(40, 40, 40))
             .pos(Pos::new(HPos::Left, VPos::Center));

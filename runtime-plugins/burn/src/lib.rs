@@ -27,16 +27,16 @@ pub mod model;
 pub mod tokenizer;
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::tensor::Device;
 use joulebench_abi::{
     AbiError, Counters, Evaluation, GenerateRequest, Generation, ModelInfo, ModelSpec, RuntimeInfo,
-    ScoredTask, Task,
+    ScoredTask, Task, TimedGeneration, TimedRequest,
 };
 use joulebench_gguf::Gguf;
+use joulebench_runtime_common::generate::{generate, generate_timed};
 use joulebench_runtime_common::softmax::row_stats;
-use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin};
+use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin, Stepper};
 use rayon::prelude::*;
 use serde::Deserialize;
 
@@ -370,83 +370,58 @@ impl BurnModel {
     /// Generates greedily (see [`LanguageModel::generate`]).
     pub fn generate_text(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
         let pool = self.pool.clone();
-        pool.install(|| self.generate_inner(request))
+        pool.install(|| generate(&mut BurnSteps { model: self, cache: None }, request))
     }
 
-    fn generate_inner(&self, request: &GenerateRequest) -> Result<Generation, AbiError> {
-        let start = Instant::now();
-        let stops: Vec<&str> =
-            request.stop.iter().map(|s| s.as_str()).filter(|s| !s.is_empty()).collect();
-        let find_stop = |text: &str| stops.iter().filter_map(|s| text.find(s)).min();
-        let done =
-            |text: String, finish: &str, ttft: f64, tps: f64, counters: Counters| Generation {
-                text: text.into(),
-                finish: finish.into(),
-                time_to_first_token_s: ttft,
-                decode_tokens_per_s: tps,
-                counters,
-            };
-        if request.max_tokens == 0 {
-            return Ok(done(String::new(), "max_tokens", 0.0, 0.0, Counters::default()));
-        }
-        let prompt = self.tokenizer.encode(request.prompt.as_str(), true);
-        if prompt.is_empty() {
-            return Err(AbiError::data("generate: the prompt has no tokens"));
-        }
-        let n_ctx = self.info.context_size as usize;
-        let needed = prompt.len() + request.max_tokens as usize;
-        if needed > n_ctx {
-            return Err(AbiError::unsupported(format!(
-                "generate: the prompt's {} tokens and max_tokens = {} need {needed} tokens, more than the context size {n_ctx}",
-                prompt.len(),
-                request.max_tokens
+    /// Generates greedily and times every token (see [`LanguageModel::generate_timed`]).
+    pub fn generate_tokens(&mut self, request: &TimedRequest) -> Result<TimedGeneration, AbiError> {
+        let pool = self.pool.clone();
+        pool.install(|| generate_timed(&mut BurnSteps { model: self, cache: None }, request))
+    }
+}
+
+/// A model and the KV cache of one generation: burn's steps for runtime-common's loop.
+struct BurnSteps<'a> {
+    model: &'a BurnModel,
+    cache: Option<KvCache>,
+}
+
+impl Stepper for BurnSteps<'_> {
+    fn tokenize(&self, text: &str) -> Result<Vec<i32>, AbiError> {
+        Ok(self.model.tokens(text, true))
+    }
+
+    fn context_size(&self) -> usize {
+        self.model.info.context_size as usize
+    }
+
+    fn clear(&mut self) -> Result<(), AbiError> {
+        self.cache = None;
+        Ok(())
+    }
+
+    fn feed(&mut self, tokens: &[i32], pos: usize, want: bool) -> Result<Option<i32>, AbiError> {
+        let held = self.cache.as_ref().map_or(0, |c| c.len);
+        if held != pos {
+            return Err(AbiError::backend(format!(
+                "generate: tokens fed at position {pos} but the cache holds {held}"
             )));
         }
-        let backend = |e: String| AbiError::backend(format!("generate: {e}"));
-        let (mut cache, mut logits) = self
+        let (cache, logits) = self
+            .model
             .transformer
-            .forward(std::slice::from_ref(&prompt), None, &[prompt.len() - 1])
-            .map_err(backend)?;
-        let mut counters = Counters { prompt_tokens: prompt.len() as u64, generated_tokens: 0 };
-        let mut bytes = Vec::new();
-        let mut first_at = None;
-        let mut last_at: Instant;
-        let finish;
-        loop {
-            let token = argmax(&logits) as u32;
-            let now = Instant::now();
-            first_at.get_or_insert(now);
-            last_at = now;
-            if self.tokenizer.is_eog(token) {
-                finish = "eog";
-                break;
-            }
-            counters.generated_tokens += 1;
-            self.tokenizer.decode_bytes(token, &mut bytes);
-            if !stops.is_empty() && find_stop(&String::from_utf8_lossy(&bytes)).is_some() {
-                finish = "stop";
-                break;
-            }
-            if counters.generated_tokens >= u64::from(request.max_tokens) {
-                finish = "max_tokens";
-                break;
-            }
-            let (c, l) =
-                self.transformer.forward(&[vec![token]], Some(&cache), &[0]).map_err(backend)?;
-            cache = c;
-            logits = l;
-        }
-        let mut text = String::from_utf8_lossy(&bytes).into_owned();
-        if let Some(at) = find_stop(&text) {
-            text.truncate(at);
-        }
-        let first_at = first_at.unwrap_or(last_at);
-        let ttft = first_at.duration_since(start).as_secs_f64();
-        let produced = counters.generated_tokens + u64::from(finish == "eog");
-        let span = last_at.duration_since(first_at).as_secs_f64();
-        let after_first = produced.saturating_sub(1);
-        let tps = if after_first > 0 && span > 0.0 { after_first as f64 / span } else { 0.0 };
-        Ok(done(text, finish, ttft, tps, counters))
+            .forward(&[ids(tokens)], self.cache.as_ref(), &[tokens.len() - 1])
+            .map_err(|e| AbiError::backend(format!("generate: {e}")))?;
+        self.cache = Some(cache);
+        Ok(want.then(|| argmax(&logits) as i32))
+    }
+
+    fn is_eog(&self, token: i32) -> bool {
+        self.model.tokenizer.is_eog(token as u32)
+    }
+
+    fn piece(&self, token: i32, bytes: &mut Vec<u8>) {
+        self.model.tokenizer.decode_bytes(token as u32, bytes);
     }
 }
 
@@ -475,6 +450,10 @@ impl LanguageModel for BurnModel {
 
     fn generate(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
         self.generate_text(request)
+    }
+
+    fn generate_timed(&mut self, request: &TimedRequest) -> Result<TimedGeneration, AbiError> {
+        self.generate_tokens(request)
     }
 }
 

@@ -139,3 +139,53 @@ fn gemma3_logprobs_agree_with_llama_cpp() {
     // ten minutes of CI's budget, so it is checked on the first 50 of the same tasks.
     check_logprobs(GEMMA3, 50);
 }
+
+/// Timed generation on both runtimes from the same token prompt after the same untimed depth:
+/// both decode exactly the steps asked for past end-of-generation, time every token in order
+/// after the prefill, and choose the same greedy tokens (SmolLM2, 8 tokens).
+#[test]
+fn smollm2_timed_generation_agrees_with_llama_cpp() {
+    use joulebench_abi::TimedRequest;
+    let mut burn =
+        joulebench_runtime_burn::new("threads = 1").unwrap().load(&spec(SMOLLM2)).unwrap();
+    let mut llama =
+        joulebench_runtime_llama_cpp::new("threads = 1").unwrap().load(&spec(SMOLLM2)).unwrap();
+    let tokens = llama.tokens("The history of measurement is the history of agreement.", true);
+    assert_eq!(
+        tokens,
+        burn.tokens("The history of measurement is the history of agreement.", true)
+    );
+    let request = TimedRequest {
+        prompt_tokens: tokens[4..].to_vec().into(),
+        depth_tokens: tokens[..4].to_vec().into(),
+        max_tokens: 8,
+        ignore_eog: true,
+        ..TimedRequest::default()
+    };
+    let b = burn.generate_tokens(&request).unwrap();
+    let l = llama.generate_tokens(&request).unwrap();
+    for g in [&b, &l] {
+        assert_eq!(g.prompt_tokens as usize, tokens.len() - 4);
+        assert_eq!(g.generation.counters.generated_tokens, 8);
+        assert_eq!(g.token_times_s.len(), 8);
+        assert!(g.prefill_start_s > 0.0 && g.prefill_start_s < g.token_times_s[0]);
+        assert!(g.token_times_s.windows(2).all(|w| w[0] < w[1]), "{:?}", g.token_times_s);
+    }
+    assert_eq!(b.generation.text, l.generation.text);
+    // the text prompt path gives the same text as Model::generate's
+    let plain = llama
+        .generate_text(&joulebench_abi::GenerateRequest {
+            prompt: "The capital of France is".into(),
+            max_tokens: 6,
+            stop: Vec::new().into(),
+        })
+        .unwrap();
+    let timed = llama
+        .generate_tokens(&TimedRequest {
+            prompt: "The capital of France is".into(),
+            max_tokens: 6,
+            ..TimedRequest::default()
+        })
+        .unwrap();
+    assert_eq!(plain.text, timed.generation.text);
+}

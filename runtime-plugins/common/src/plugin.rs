@@ -18,7 +18,8 @@ use joulebench_abi::abi_stable::sabi_trait::TD_Opaque;
 use joulebench_abi::abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use joulebench_abi::{
     AbiError, Evaluation, GenerateRequest, Generation, Model, Model_TO, ModelBox, ModelInfo,
-    ModelSpec, Runtime, RuntimeInfo, Task, guard, guard_infallible, panicked_name,
+    ModelSpec, Runtime, RuntimeInfo, Task, TimedGeneration, TimedRequest, guard, guard_infallible,
+    panicked_name,
 };
 
 use crate::boundary::{PreparedTask, prepare_task};
@@ -45,6 +46,12 @@ pub trait LanguageModel: Send + 'static {
     fn evaluate(&mut self, tasks: &[Task]) -> Result<Evaluation, AbiError>;
     /// Generates greedily.
     fn generate(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError>;
+    /// Generates greedily and reports when every token was chosen (ABI 0.1.2). A runtime
+    /// without it answers "unsupported".
+    fn generate_timed(&mut self, request: &TimedRequest) -> Result<TimedGeneration, AbiError> {
+        let _ = request;
+        Err(AbiError::unsupported("this runtime does not report token times"))
+    }
 
     /// A task's candidates tokenized with [`tokenize`](Self::tokenize), with their boundaries
     /// found by lm-evaluation-harness's rule ([`prepare_task`]).
@@ -133,6 +140,10 @@ impl<M: LanguageModel> Model for ModelPlugin<M> {
 
     fn generate(&mut self, request: &GenerateRequest) -> RResult<Generation, AbiError> {
         guard(|| self.0.generate(request))
+    }
+
+    fn generate_timed(&mut self, request: &TimedRequest) -> RResult<TimedGeneration, AbiError> {
+        guard(|| self.0.generate_timed(request))
     }
 }
 

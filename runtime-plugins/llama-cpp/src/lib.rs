@@ -37,6 +37,7 @@ mod reference;
 
 use joulebench_abi::{
     AbiError, Evaluation, GenerateRequest, Generation, ModelInfo, ModelSpec, RuntimeInfo, Task,
+    TimedGeneration, TimedRequest,
 };
 use joulebench_runtime_common::{Engine, LanguageModel, RuntimePlugin};
 
@@ -109,6 +110,10 @@ impl LanguageModel for LlamaCppModel {
 
     fn generate(&mut self, request: &GenerateRequest) -> Result<Generation, AbiError> {
         self.generate_text(request)
+    }
+
+    fn generate_timed(&mut self, request: &TimedRequest) -> Result<TimedGeneration, AbiError> {
+        self.generate_tokens(request)
     }
 }
 

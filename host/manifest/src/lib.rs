@@ -25,6 +25,14 @@
 //! ```
 //!
 //! Every error names the file, line and column of the offending key or value.
+//!
+//! Its own crate, apart from the host that runs what it describes, so that reading a manifest
+//! needs nothing but serde and toml: the fuzz targets and any other tool that checks manifests
+//! build it without the host's store, plots and command line.
+
+pub mod conditions;
+pub mod deadlines;
+pub mod generation;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -95,7 +103,7 @@ pub struct PluginEntry {
     /// Where the entry is, for messages (`file:line:column`).
     pub at: String,
     /// The deadlines of its calls (`deadlines = { evaluate = 600 }`, seconds).
-    pub deadlines: crate::deadline::Deadlines,
+    pub deadlines: crate::deadlines::Deadlines,
 }
 
 /// One `[[model]]` entry.
@@ -140,6 +148,9 @@ pub struct Experiment {
     pub repeats: u32,
     /// Tasks run before the measured evaluation (not scored in the results).
     pub warmup_tasks: u32,
+    /// Repeat the warm-up tasks until power settles (`warmup_stable`), instead of running
+    /// them once.
+    pub warmup_stable: Option<joulebench_measure::warmup::StableSpec>,
     /// Tasks of the latency pass: the first of the selection, each run alone in its own call
     /// after the evaluation, for the time one answer takes (0 = no latency pass).
     pub latency_tasks: u32,
@@ -154,6 +165,8 @@ pub struct Experiment {
     pub board: Option<String>,
     /// Where the entry is.
     pub at: String,
+    /// `workload = "generate"`: what to generate (`None`: the default workload, scoring).
+    pub generate: Option<crate::generation::GenerateSpec>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +223,9 @@ impl OneOrMany {
     }
 }
 
+fn no_datasets() -> Spanned<OneOrMany> {
+    Spanned::new(0..0, OneOrMany::Many(Vec::new()))
+}
 fn default_convention() -> Spanned<String> {
     Spanned::new(0..0, "lm-eval".into())
 }
@@ -241,8 +257,16 @@ struct RawExperiment {
     id: Spanned<String>,
     runtime: Spanned<OneOrMany>,
     model: Spanned<OneOrMany>,
+    /// Optional only for generation experiments with synthetic shapes.
+    #[serde(default = "no_datasets")]
     dataset: Spanned<OneOrMany>,
     meter: Spanned<OneOrMany>,
+    /// `score` (default) or `generate`.
+    #[serde(default)]
+    workload: Option<Spanned<String>>,
+    /// A generation experiment's shapes or prompt settings ([`generation`]).
+    #[serde(default)]
+    generate: Option<Spanned<toml::Table>>,
     #[serde(default = "default_convention")]
     convention: Spanned<String>,
     #[serde(default = "default_selection")]
@@ -258,6 +282,8 @@ struct RawExperiment {
     idle_s: Option<Spanned<f64>>,
     #[serde(default = "default_warmup")]
     warmup_tasks: u32,
+    #[serde(default)]
+    warmup_stable: Option<Spanned<joulebench_measure::warmup::StableSpec>>,
     #[serde(default = "default_latency_tasks")]
     latency_tasks: u32,
     #[serde(default = "default_sample_hz")]
@@ -344,7 +370,7 @@ impl Manifest {
             let config = toml::to_string(&p.config.clone().unwrap_or_default())
                 .context("cannot re-serialize a plugin config")?;
             let deadlines = match &p.deadlines {
-                Some(d) => crate::deadline::Deadlines::parse(kind, d.get_ref()).map_err(|e| {
+                Some(d) => crate::deadlines::Deadlines::parse(kind, d.get_ref()).map_err(|e| {
                     anyhow::anyhow!("{}: plugin {:?}: {e}", at(d.span()), p.id.get_ref())
                 })?,
                 None => Default::default(),
@@ -444,7 +470,20 @@ impl Manifest {
             };
             let runtimes = check(&e.runtime, "runtime", Some(PluginKind::Runtime))?;
             let model_ids = check(&e.model, "model", None)?;
-            let datasets = check(&e.dataset, "dataset", Some(PluginKind::Dataset))?;
+            let generate = crate::generation::manifest_entry(
+                e.id.get_ref(),
+                e.workload.as_ref(),
+                e.generate.as_ref(),
+                !e.dataset.get_ref().items().is_empty(),
+                &at,
+            )?;
+            let datasets = match &generate {
+                Some(g) if !g.uses_dataset() => vec![String::new()],
+                _ if e.dataset.span().is_empty() => {
+                    bail!("{}: experiment {:?} names no dataset", at(entry.span()), e.id.get_ref())
+                }
+                _ => check(&e.dataset, "dataset", Some(PluginKind::Dataset))?,
+            };
             let meters = check(&e.meter, "meter", Some(PluginKind::Meter))?;
             let convention = Convention::parse(e.convention.get_ref()).with_context(|| {
                 format!(
@@ -477,6 +516,19 @@ impl Manifest {
                     "{here}: experiment {:?}: repeats and batch_tasks must be >= 1",
                     e.id.get_ref()
                 );
+            }
+            if let Some(w) = &e.warmup_stable {
+                w.get_ref().check().map_err(|m| {
+                    anyhow::anyhow!("{}: experiment {:?}: {m}", at(w.span()), e.id.get_ref())
+                })?;
+                if e.warmup_tasks == 0 {
+                    bail!(
+                        "{}: experiment {:?}: warmup_stable repeats the warm-up tasks until power \
+                         settles: set warmup_tasks to at least 1",
+                        at(w.span()),
+                        e.id.get_ref()
+                    );
+                }
             }
             let conditions = crate::conditions::ExperimentConditions::check(
                 e.id.get_ref(),
@@ -541,6 +593,7 @@ impl Manifest {
                                 seed: e.seed,
                                 repeats: e.repeats,
                                 warmup_tasks: e.warmup_tasks,
+                                warmup_stable: e.warmup_stable.as_ref().map(|w| *w.get_ref()),
                                 latency_tasks: e.latency_tasks,
                                 sample_hz: e.sample_hz,
                                 batch_tasks: e.batch_tasks,
@@ -550,6 +603,7 @@ impl Manifest {
                                 },
                                 board: e.board.as_ref().map(|b| b.get_ref().clone()),
                                 at: here.clone(),
+                                generate: generate.clone(),
                             });
                         }
                     }
@@ -586,11 +640,11 @@ impl Manifest {
         self.models.iter().find(|m| m.id == id)
     }
 
-    /// The results database path.
+    /// The results database: a path, or a lab's `postgres://` URL as is.
     pub fn results_path(&self) -> PathBuf {
         let p = self.settings.results.as_deref().unwrap_or("results/joulebench.sqlite");
-        if crate::lab::is_postgres(p) {
-            // A lab's database: the store opens it as a URL (see `crate::lab`).
+        if is_postgres_url(p) {
+            // A lab's database: the host's store opens it as a URL.
             return PathBuf::from(p);
         }
         self.base_dir().join(p)
@@ -784,4 +838,9 @@ convention = "llama-cpp"
         let ten = ten.replace(", \"dataset10\"", "").replace(", \"meter10\"", "");
         assert_eq!(parse(&ten).unwrap().experiments.len(), 10_000);
     }
+}
+
+/// Whether a `results` setting names a lab's PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
