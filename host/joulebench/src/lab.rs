@@ -50,9 +50,11 @@ pub fn redact_urls(text: &str) -> String {
     while let Some(i) = rest.find("postgres") {
         let (before, from) = rest.split_at(i);
         out += before;
-        let end = from.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(from.len());
+        let end =
+            from.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(from.len());
         let (url, after) = from.split_at(end);
-        out += &if is_postgres(url) { joulebench_lab::connect::redact(url) } else { url.to_string() };
+        out +=
+            &if is_postgres(url) { joulebench_lab::connect::redact(url) } else { url.to_string() };
         rest = after;
     }
     out + rest
@@ -288,8 +290,9 @@ fn is_connection_error(e: &anyhow::Error) -> bool {
 pub fn agent(options: &AgentOptions) -> Result<AgentOutcome> {
     let (target, pg) = connect(&options.url)?;
     let mut pg = Some(pg);
-    std::fs::create_dir_all(&options.work_dir)
-        .with_context(|| format!("cannot create the agent's folder {}", options.work_dir.display()))?;
+    std::fs::create_dir_all(&options.work_dir).with_context(|| {
+        format!("cannot create the agent's folder {}", options.work_dir.display())
+    })?;
     let local_manifest = options.manifest.as_deref().map(Manifest::load).transpose()?;
     let mut outcome = AgentOutcome::default();
     loop {
@@ -298,7 +301,13 @@ pub fn agent(options: &AgentOptions) -> Result<AgentOutcome> {
             break;
         }
         let claimed = retrying(&target, &mut pg, "claiming work", |pg| {
-            queue::claim(&mut pg.client, &options.name, &options.board, options.lease_s, options.submission)
+            queue::claim(
+                &mut pg.client,
+                &options.name,
+                &options.board,
+                options.lease_s,
+                options.submission,
+            )
         })?;
         let Some(claim) = claimed else {
             let left = retrying(&target, &mut pg, "looking for work", |pg| {
@@ -407,8 +416,14 @@ fn run_unit(
     };
 
     let uploader = {
-        let (target, claim, local, stop, lost, copier) =
-            (target.clone(), claim.clone(), local.clone(), stop.clone(), lost.clone(), copier.clone());
+        let (target, claim, local, stop, lost, copier) = (
+            target.clone(),
+            claim.clone(),
+            local.clone(),
+            stop.clone(),
+            lost.clone(),
+            copier.clone(),
+        );
         let every = options.sync;
         std::thread::Builder::new()
             .name("joulebench-upload".into())
@@ -619,9 +634,13 @@ fn work_dir() -> PathBuf {
 /// `joulebench submit`.
 pub fn cli_submit(args: &SubmitArgs) -> Result<()> {
     let manifest = Manifest::load(&args.manifest)?;
-    let url = args.store.clone().or_else(|| manifest.settings.results.clone()).filter(|u| is_postgres(u));
+    let url =
+        args.store.clone().or_else(|| manifest.settings.results.clone()).filter(|u| is_postgres(u));
     let Some(url) = url else {
-        bail!("{}: give the lab's database with --store postgres://... (or as [settings] results)", args.manifest.display());
+        bail!(
+            "{}: give the lab's database with --store postgres://... (or as [settings] results)",
+            args.manifest.display()
+        );
     };
     let id = submit(&manifest, &url)?;
     println!(
@@ -644,7 +663,10 @@ fn agent_report(outcome: &AgentOutcome) {
 /// `joulebench agent`; `Ok(Some(code))` when a stop signal ended it.
 pub fn cli_agent(args: &AgentArgs) -> Result<Option<u8>> {
     if !is_postgres(&args.store) {
-        bail!("--store {}: an agent needs a lab's PostgreSQL database (postgres://...)", args.store);
+        bail!(
+            "--store {}: an agent needs a lab's PostgreSQL database (postgres://...)",
+            args.store
+        );
     }
     if !(args.lease.is_finite() && args.lease > 0.0) {
         bail!("--lease {} must be a positive number of seconds", args.lease);
@@ -653,7 +675,10 @@ pub fn cli_agent(args: &AgentArgs) -> Result<Option<u8>> {
     let options = AgentOptions {
         url: args.store.clone(),
         board: args.board.clone(),
-        name: args.name.clone().unwrap_or_else(|| format!("{}/{}", host_name(), std::process::id())),
+        name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}", host_name(), std::process::id())),
         manifest: args.manifest.clone(),
         lease_s: args.lease,
         work_dir: args.work_dir.clone().unwrap_or_else(work_dir),
@@ -663,11 +688,19 @@ pub fn cli_agent(args: &AgentArgs) -> Result<Option<u8>> {
     let outcome = agent(&options)?;
     agent_report(&outcome);
     if let Some(s) = outcome.interrupted {
-        eprintln!("interrupted by {}: the unit in progress resumes on another agent of board {}", s.name(), args.board);
+        eprintln!(
+            "interrupted by {}: the unit in progress resumes on another agent of board {}",
+            s.name(),
+            args.board
+        );
         return Ok(Some(s.exit_code()));
     }
     if !outcome.failed.is_empty() {
-        bail!("{} of {} units failed", outcome.failed.len(), outcome.failed.len() + outcome.done.len());
+        bail!(
+            "{} of {} units failed",
+            outcome.failed.len(),
+            outcome.failed.len() + outcome.done.len()
+        );
     }
     Ok(None)
 }
@@ -701,7 +734,11 @@ pub fn run_here(manifest: &Manifest, url: &str) -> Result<Option<u8>> {
         return Ok(Some(s.exit_code()));
     }
     if !outcome.failed.is_empty() {
-        bail!("{} of {} units failed", outcome.failed.len(), outcome.failed.len() + outcome.done.len());
+        bail!(
+            "{} of {} units failed",
+            outcome.failed.len(),
+            outcome.failed.len() + outcome.done.len()
+        );
     }
     Ok(None)
 }

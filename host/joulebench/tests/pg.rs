@@ -21,9 +21,8 @@ pub struct Cluster {
 }
 
 fn find_bin() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut candidates: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<PathBuf> = rd.flatten().map(|v| v.path().join("bin")).collect();
         versions.sort();
@@ -102,13 +101,7 @@ impl Cluster {
     }
 
     fn pg_ctl(&self, args: &[&str]) {
-        let out = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(args)
-            .output()
-            .unwrap();
+        let out = self.command("pg_ctl").arg("-D").arg(self.data()).args(args).output().unwrap();
         let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
         assert!(
             out.status.success(),

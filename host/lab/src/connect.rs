@@ -60,7 +60,8 @@ impl Target {
                 _ => kept.push(pair),
             }
         }
-        let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        let url =
+            if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
         let mut config = Config::from_str(&url)
             .map_err(|e| anyhow::anyhow!("{shown}: not a usable PostgreSQL URL: {e}"))?;
         let sslmode_in_url = kept.iter().any(|p| p.starts_with("sslmode="));
@@ -175,11 +176,12 @@ impl Target {
                 for cert in rustls_pki_types::CertificateDer::pem_file_iter(file)
                     .with_context(|| format!("cannot read sslrootcert {}", file.display()))?
                 {
-                    let cert = cert
-                        .with_context(|| format!("sslrootcert {}: not a PEM certificate", file.display()))?;
-                    roots
-                        .add(cert)
-                        .with_context(|| format!("sslrootcert {}: unusable certificate", file.display()))?;
+                    let cert = cert.with_context(|| {
+                        format!("sslrootcert {}: not a PEM certificate", file.display())
+                    })?;
+                    roots.add(cert).with_context(|| {
+                        format!("sslrootcert {}: unusable certificate", file.display())
+                    })?;
                 }
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -228,10 +230,12 @@ pub fn redact(url: &str) -> String {
     };
     let tail = tail
         .split('&')
-        .map(|p| if p.starts_with("password=") || p.starts_with("?password=") {
-            p.split_once('=').map_or(p.to_string(), |(k, _)| format!("{k}=***"))
-        } else {
-            p.to_string()
+        .map(|p| {
+            if p.starts_with("password=") || p.starts_with("?password=") {
+                p.split_once('=').map_or(p.to_string(), |(k, _)| format!("{k}=***"))
+            } else {
+                p.to_string()
+            }
         })
         .collect::<Vec<_>>()
         .join("&");

@@ -110,7 +110,8 @@ impl postgres::types::ToSql for Value {
         &self,
         ty: &postgres::types::Type,
         out: &mut postgres::types::private::BytesMut,
-    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
         use postgres::types::Type;
         match (self, ty) {
             (Value::Null, _) => Ok(postgres::types::IsNull::Yes),
@@ -176,7 +177,10 @@ impl Db for Pg {
                     Type::TEXT | Type::VARCHAR | Type::NAME => {
                         row.get::<_, Option<String>>(i).map(Value::Text)
                     }
-                    ref other => bail!("column {} has type {other}, which the copy does not know", col.name()),
+                    ref other => bail!(
+                        "column {} has type {other}, which the copy does not know",
+                        col.name()
+                    ),
                 };
                 values.push(v.unwrap_or(Value::Null));
             }
@@ -217,6 +221,12 @@ const CHILDREN: &[Child] = &[
     Child { name: "metrics", key: &["experiment_id"], replace: true },
     Child { name: "state_segments", key: &["experiment_id", "segment"], replace: true },
     Child { name: "state_samples", key: &["experiment_id", "segment", "t_s"], replace: false },
+    Child {
+        name: "generation_requests",
+        key: &["experiment_id", "segment", "label", "position", "repetition"],
+        replace: true,
+    },
+    Child { name: "generation_summaries", key: &["experiment_id"], replace: true },
 ];
 
 /// The experiment columns a copy updates when the experiment is already in the destination.
@@ -239,7 +249,8 @@ impl Columns {
     /// Reads the columns of every table a copy touches from `sqlite`.
     pub fn of(sqlite: &rusqlite::Connection) -> Result<Columns> {
         let mut out = HashMap::new();
-        let tables = ["runs", "experiments", "baselines"].into_iter().chain(CHILDREN.iter().map(|c| c.name));
+        let tables =
+            ["runs", "experiments", "baselines"].into_iter().chain(CHILDREN.iter().map(|c| c.name));
         for table in tables {
             let mut stmt = sqlite.prepare(&format!("PRAGMA table_info({table})"))?;
             let cols: Vec<String> =
@@ -293,7 +304,10 @@ impl Copier {
     pub fn mark_copied(&mut self, src: &mut rusqlite::Connection, id: i64) -> Result<()> {
         for child in CHILDREN {
             let max = src.rows(
-                &format!("SELECT COALESCE(MAX(rowid), 0) FROM {} WHERE experiment_id = $1", child.name),
+                &format!(
+                    "SELECT COALESCE(MAX(rowid), 0) FROM {} WHERE experiment_id = $1",
+                    child.name
+                ),
                 &[Value::Int(id)],
             )?;
             self.marks.insert((child.name, id), max[0][0].int()?);
@@ -346,7 +360,8 @@ impl Copier {
         let at = |name: &str| exp_cols.iter().position(|c| *c == name).context("missing column");
         let key = row[at("key")?].text()?.to_string();
         let name = row[at("name")?].text()?.to_string();
-        let found = dst.rows("SELECT id FROM experiments WHERE key = $1", &[Value::Text(key.clone())])?;
+        let found =
+            dst.rows("SELECT id FROM experiments WHERE key = $1", &[Value::Text(key.clone())])?;
         let dst_id = match (found.first(), existing) {
             (Some(_), Existing::Refuse) => bail!(
                 "experiment {name} (key {key}) is already in the destination: copying it again \
@@ -354,13 +369,19 @@ impl Copier {
             ),
             (Some(r), Existing::Update) => {
                 let id = r[0].int()?;
-                let sets: Vec<String> =
-                    EXPERIMENT_STATE.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+                let sets: Vec<String> = EXPERIMENT_STATE
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{c} = ${}", i + 2))
+                    .collect();
                 let mut params = vec![Value::Int(id)];
                 for c in EXPERIMENT_STATE {
                     params.push(row[at(c)?].clone());
                 }
-                dst.exec(&format!("UPDATE experiments SET {} WHERE id = $1", sets.join(", ")), &params)?;
+                dst.exec(
+                    &format!("UPDATE experiments SET {} WHERE id = $1", sets.join(", ")),
+                    &params,
+                )?;
                 id
             }
             (None, _) => dst.rows(
@@ -387,9 +408,14 @@ impl Copier {
                 continue;
             }
             let values = src
-                .rows(&format!("SELECT {} FROM runs WHERE id = $1", run_cols.join(", ")), &[Value::Int(run)])?
+                .rows(
+                    &format!("SELECT {} FROM runs WHERE id = $1", run_cols.join(", ")),
+                    &[Value::Int(run)],
+                )?
                 .pop()
-                .with_context(|| format!("segment of experiment {name} names a missing run {run}"))?;
+                .with_context(|| {
+                    format!("segment of experiment {name} names a missing run {run}")
+                })?;
             let id = dst.rows(
                 &format!(
                     "INSERT INTO runs({}) VALUES({}) RETURNING id",
@@ -412,17 +438,34 @@ impl Copier {
             )?;
             for mut values in rows {
                 values[0] = Value::Int(dst_run);
-                insert(dst, "baselines", &base_cols, &["run_id", "meter", "position"], true, &values)?;
+                insert(
+                    dst,
+                    "baselines",
+                    &base_cols,
+                    &["run_id", "meter", "position"],
+                    true,
+                    &values,
+                )?;
             }
         }
 
         let mut marks = Vec::new();
         for child in CHILDREN {
             let child_cols = cols.data(child.name);
-            let mark = self.marks.get(&(child.name, src_id)).copied().unwrap_or(0);
+            // Rows the store replaces in place may keep their rowid (a table keyed by its
+            // INTEGER PRIMARY KEY does): they are few, and copied whole every time.
+            let mark = if child.replace {
+                0
+            } else {
+                self.marks.get(&(child.name, src_id)).copied().unwrap_or(0)
+            };
             let rows = if src.is_postgres() {
                 src.rows(
-                    &format!("SELECT 0, {} FROM {} WHERE experiment_id = $1", child_cols.join(", "), child.name),
+                    &format!(
+                        "SELECT 0, {} FROM {} WHERE experiment_id = $1",
+                        child_cols.join(", "),
+                        child.name
+                    ),
                     &[Value::Int(src_id)],
                 )?
             } else {
@@ -474,8 +517,11 @@ fn insert(
     let mut sql =
         format!("INSERT INTO {table}({}) VALUES({})", cols.join(", "), placeholders(cols.len()));
     if dst.is_postgres() {
-        let rest: Vec<String> =
-            cols.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = EXCLUDED.{c}")).collect();
+        let rest: Vec<String> = cols
+            .iter()
+            .filter(|c| !key.contains(c))
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
         if replace && !rest.is_empty() {
             sql += &format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), rest.join(", "));
         } else {

@@ -18,9 +18,17 @@ pub struct UnitSpec {
 
 /// Stores a manifest and queues its units; returns the submission's id. The same manifest
 /// text submitted twice is refused, naming the first submission.
-pub fn submit(client: &mut Client, path: &str, text: &str, sha256: &str, units: &[UnitSpec]) -> Result<i64> {
+pub fn submit(
+    client: &mut Client,
+    path: &str,
+    text: &str,
+    sha256: &str,
+    units: &[UnitSpec],
+) -> Result<i64> {
     let mut tx = client.transaction()?;
-    if let Some(row) = tx.query_opt("SELECT id FROM lab_submissions WHERE sha256 = $1", &[&sha256])? {
+    if let Some(row) =
+        tx.query_opt("SELECT id FROM lab_submissions WHERE sha256 = $1", &[&sha256])?
+    {
         let id: i64 = row.get(0);
         bail!("this manifest was already submitted (submission {id}); its units are queued or run");
     }
@@ -42,7 +50,9 @@ pub fn submit(client: &mut Client, path: &str, text: &str, sha256: &str, units: 
 
 /// The submission of the manifest text with this SHA-256, if any.
 pub fn find_submission(client: &mut Client, sha256: &str) -> Result<Option<i64>> {
-    Ok(client.query_opt("SELECT id FROM lab_submissions WHERE sha256 = $1", &[&sha256])?.map(|r| r.get(0)))
+    Ok(client
+        .query_opt("SELECT id FROM lab_submissions WHERE sha256 = $1", &[&sha256])?
+        .map(|r| r.get(0)))
 }
 
 /// A unit an agent holds.
@@ -147,7 +157,10 @@ pub fn work_left(client: &mut Client, board: &str, submission: Option<i64>) -> R
 /// A submission's manifest: its path as submitted and its text.
 pub fn manifest(client: &mut Client, submission: i64) -> Result<(String, String)> {
     let row = client
-        .query_opt("SELECT manifest_path, manifest_text FROM lab_submissions WHERE id = $1", &[&submission])?
+        .query_opt(
+            "SELECT manifest_path, manifest_text FROM lab_submissions WHERE id = $1",
+            &[&submission],
+        )?
         .with_context(|| format!("submission {submission} is gone"))?;
     Ok((row.get(0), row.get(1)))
 }

@@ -117,6 +117,24 @@ CREATE TABLE state_samples(
     vals TEXT NOT NULL,
     UNIQUE(experiment_id, segment, t_s)
 );
+CREATE TABLE generation_requests(
+    experiment_id BIGINT NOT NULL REFERENCES experiments(id),
+    segment BIGINT NOT NULL,
+    label TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    repetition BIGINT NOT NULL,
+    finish TEXT NOT NULL,
+    text TEXT NOT NULL,
+    correct BIGINT,
+    timing TEXT NOT NULL,
+    figures TEXT NOT NULL,
+    PRIMARY KEY(experiment_id, segment, label, position, repetition)
+);
+CREATE TABLE generation_summaries(
+    experiment_id BIGINT PRIMARY KEY REFERENCES experiments(id),
+    kind TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
 CREATE TABLE lab_submissions(
     id BIGSERIAL PRIMARY KEY,
     sha256 TEXT NOT NULL UNIQUE,

@@ -550,7 +550,11 @@ impl Manifest {
             if let Some(b) = &e.board
                 && b.get_ref().trim().is_empty()
             {
-                bail!("{}: experiment {:?}: board must name a board label", at(b.span()), e.id.get_ref());
+                bail!(
+                    "{}: experiment {:?}: board must name a board label",
+                    at(b.span()),
+                    e.id.get_ref()
+                );
             }
             let many = runtimes.len() * model_ids.len() * datasets.len() * meters.len() > 1;
             for runtime in &runtimes {
