@@ -184,6 +184,14 @@ pub fn exec(options: &ExecOptions) -> Result<ExecSummary> {
         bail!("{}: {:?} is a {} plugin, not a meter", entry.at, entry.id, entry.kind);
     }
     let results = manifest.results_path();
+    if results.to_str().is_some_and(crate::lab::is_postgres) {
+        bail!(
+            "{}: joulebench exec stores into a SQLite results file, not a lab's database: give \
+             it a manifest whose [settings] results is a path (`joulebench import` copies the \
+             file into the database afterwards)",
+            manifest.path.display()
+        );
+    }
     let _lock = lock::acquire(&results)?;
     let loaded = load(entry, &manifest.base_dir(), &manifest_plugin_dir(&manifest))
         .map_err(|e| anyhow!("{}: {e}", entry.at))?;

@@ -85,6 +85,15 @@ pub fn load_plugins(manifest: &Manifest) -> Result<HashMap<String, Loaded>> {
 /// [`crate::signals`]).
 pub fn run(manifest: &Manifest, options: &RunOptions) -> Result<RunOutcome> {
     let results = manifest.results_path();
+    if results.to_str().is_some_and(crate::lab::is_postgres) {
+        // `joulebench run` hands such a manifest to the lab's agent (crate::lab::run_here),
+        // which runs into a local file and uploads it.
+        bail!(
+            "{}: the runner stores into a SQLite file; a lab's database is written by \
+             `joulebench agent` or `joulebench run`",
+            manifest.path.display()
+        );
+    }
     let _lock = lock::acquire(&results)?;
     let restored = crate::conditions::restore_left_over(manifest)?;
     let mut plugins = load_plugins(manifest)?;

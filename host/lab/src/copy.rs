@@ -462,9 +462,10 @@ impl Copier {
             let rows = if src.is_postgres() {
                 src.rows(
                     &format!(
-                        "SELECT 0, {} FROM {} WHERE experiment_id = $1",
+                        "SELECT 0, {} FROM {} WHERE experiment_id = $1 ORDER BY {}",
                         child_cols.join(", "),
-                        child.name
+                        child.name,
+                        child.key.join(", ")
                     ),
                     &[Value::Int(src_id)],
                 )?
