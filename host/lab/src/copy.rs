@@ -416,15 +416,26 @@ impl Copier {
                 .with_context(|| {
                     format!("segment of experiment {name} names a missing run {run}")
                 })?;
-            let id = dst.rows(
-                &format!(
-                    "INSERT INTO runs({}) VALUES({}) RETURNING id",
-                    run_cols.join(", "),
-                    placeholders(run_cols.len())
-                ),
+            // A run this copy stored before, in a transaction whose commit was acknowledged
+            // by a connection that then broke, is found again rather than stored twice.
+            let same: Vec<String> =
+                run_cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+            let found = dst.rows(
+                &format!("SELECT id FROM runs WHERE {} ORDER BY id LIMIT 1", same.join(" AND ")),
                 &values,
-            )?[0][0]
-                .int()?;
+            )?;
+            let id = match found.first() {
+                Some(r) => r[0].int()?,
+                None => dst.rows(
+                    &format!(
+                        "INSERT INTO runs({}) VALUES({}) RETURNING id",
+                        run_cols.join(", "),
+                        placeholders(run_cols.len())
+                    ),
+                    &values,
+                )?[0][0]
+                    .int()?,
+            };
             new_runs.push((run, id));
         }
         // Until the transaction commits, the new runs are known to this copy only.
