@@ -38,12 +38,17 @@ pub(crate) fn work_dir() -> PathBuf {
     project_root().join("target-kernels")
 }
 
-/// Whether `.cargo/config.toml` builds llama.cpp with AVX-512 (its `GGML_AVX512` line), or the
-/// environment overrides it.
-fn default_is_avx512() -> bool {
+/// Whether this machine's builds of llama.cpp get AVX-512: `GGML_AVX512` from the environment
+/// when it is set, else `.cargo/config.toml`'s choice (its `GGML_AVX512` line) where the CPU has
+/// AVX-512 with VNNI and BF16; [`crate::cargo`] turns it off on a CPU that lacks them.
+pub(crate) fn default_is_avx512() -> bool {
     if let Ok(v) = std::env::var("GGML_AVX512") {
         return v.eq_ignore_ascii_case("on");
     }
+    config_is_avx512() && cpu_has_avx512()
+}
+
+fn config_is_avx512() -> bool {
     let config =
         std::fs::read_to_string(project_root().join(".cargo/config.toml")).unwrap_or_default();
     config.lines().any(|l| {
@@ -52,12 +57,26 @@ fn default_is_avx512() -> bool {
     })
 }
 
+/// Whether the CPU has every instruction set llama.cpp's AVX-512 build (`GGML_AVX512`,
+/// `GGML_AVX512_VNNI`, `GGML_AVX512_BF16`) compiles for.
 pub(crate) fn cpu_has_avx512() -> bool {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
-    ["avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"]
+    ["avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512_vnni", "avx512_bf16"]
         .iter()
         .all(|f| flags.split_whitespace().any(|x| x == *f))
+}
+
+/// Sets `cmd`'s environment so that llama.cpp is built without AVX-512 on an x86 CPU that lacks
+/// it, unless the environment already says which to build. The configuration asks for AVX-512;
+/// a plugin built with it refuses to start on such a CPU, naming the missing instructions.
+pub(crate) fn fit_kernels_to_cpu(cmd: &mut Command) {
+    let chosen = AVX512.iter().any(|k| std::env::var_os(k).is_some());
+    if !chosen && cfg!(target_arch = "x86_64") && !cpu_has_avx512() {
+        for key in AVX512 {
+            cmd.env(key, "OFF");
+        }
+    }
 }
 
 /// The llama.cpp runtime plugin built with or without AVX-512: the release build when it is the
@@ -364,7 +383,7 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// `cargo xtask bench --kernels [--tasks N] [--no-run]` (after the release build).
-pub fn bench(tasks: u32, no_run: bool) -> Result<(), DynError> {
+pub fn bench(tasks: u32, no_run: bool, only: &[String]) -> Result<(), DynError> {
     let avx512 = cpu_has_avx512();
     if !avx512 {
         eprintln!("this CPU lacks AVX-512 (with VNNI and BF16): only the AVX2 build is measured");
@@ -378,15 +397,30 @@ pub fn bench(tasks: u32, no_run: bool) -> Result<(), DynError> {
             Setup { label: "avx512-ub48-llama", avx512: true, ubatch: 48, convention: "llama-cpp" },
         ]);
     }
+    let wanted = |label: &str| only.is_empty() || only.iter().any(|o| o == label);
+    if let Some(unknown) =
+        only.iter().find(|o| *o != "llama-perplexity" && !setups.iter().any(|s| &s.label == o))
+    {
+        let known: Vec<&str> = setups.iter().map(|s| s.label).collect();
+        return Err(format!(
+            "bench --kernels --only: unknown runner {unknown:?} (known here: {}, llama-perplexity)",
+            known.join(", ")
+        )
+        .into());
+    }
+    setups.retain(|s| wanted(s.label));
     // One build per kernel set, whatever the number of setups that use it.
-    let avx2_lib = runtime_plugin(false)?;
-    let avx512_lib = if avx512 { Some(runtime_plugin(true)?) } else { None };
+    let avx2_lib =
+        if setups.iter().any(|s| !s.avx512) { Some(runtime_plugin(false)?) } else { None };
+    let avx512_lib =
+        if setups.iter().any(|s| s.avx512) { Some(runtime_plugin(true)?) } else { None };
     let libraries: Vec<PathBuf> = setups
         .iter()
-        .map(|s| if s.avx512 { avx512_lib.clone() } else { Some(avx2_lib.clone()) })
+        .map(|s| if s.avx512 { avx512_lib.clone() } else { avx2_lib.clone() })
         .collect::<Option<_>>()
         .ok_or("an AVX-512 setup on a CPU without AVX-512")?;
-    let perplexity = if avx512 { Some(llama_tool(&PERPLEXITY)?) } else { None };
+    let perplexity =
+        if avx512 && wanted("llama-perplexity") { Some(llama_tool(&PERPLEXITY)?) } else { None };
     if no_run {
         return Ok(());
     }

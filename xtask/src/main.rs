@@ -74,8 +74,10 @@ tasks:
   test-boards                                     only the emulated boards
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
-  bench --kernels [--tasks N]                     HellaSwag speed of llama.cpp's AVX2 and AVX-512
+  bench --kernels [--tasks N] [--only R,...]      HellaSwag speed of llama.cpp's AVX2 and AVX-512
                                                   builds and ubatch 48/512, beside llama-perplexity
+                                                  (--only: some runners, e.g.
+                                                  avx512-ub48,llama-perplexity)
   bench --generation [--repetitions N]            pp512 and tg128 tokens/s of joulebench's
                                                   llama.cpp and burn runtimes beside llama-bench
   fetch-models [--only smollm2|gemma3]            download the models into the cache
@@ -96,6 +98,7 @@ pub fn project_root() -> PathBuf {
 fn cargo() -> Command {
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(project_root());
+    kernels::fit_kernels_to_cpu(&mut cmd);
     cmd
 }
 
@@ -375,6 +378,7 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     let mut generation = false;
     let mut repetitions = 5;
     let mut tasks = 400;
+    let mut only = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -390,6 +394,10 @@ fn bench(args: &[String]) -> Result<(), DynError> {
                 let v = it.next().ok_or("--tasks needs a number")?;
                 tasks = v.parse().map_err(|_| format!("--tasks: not a number: {v:?}"))?;
             }
+            "--only" => {
+                let v = it.next().ok_or("--only needs runner names, separated by commas")?;
+                only.extend(v.split(',').map(str::to_string));
+            }
             other if other.starts_with('-') => {
                 return Err(format!("bench: unknown argument {other:?}").into());
             }
@@ -400,7 +408,7 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     fetch_models::ensure_default_model()?;
     build_plugins(true, &[])?;
     if kernels {
-        return kernels::bench(tasks, no_run);
+        return kernels::bench(tasks, no_run, &only);
     }
     if generation {
         return generation::bench(repetitions, no_run);

@@ -13,7 +13,6 @@
 //! generation are short; a resume would mix two model loads in one load figure).
 
 use std::collections::HashMap;
-use std::ops::Range;
 
 use anyhow::{Context, Result, anyhow, bail};
 use joulebench_abi::{ModelBox, ModelSpec, Task, TimedGeneration, TimedRequest};
@@ -28,7 +27,6 @@ use joulebench_metrics::EnergyQuality;
 use joulebench_sampler::{Clock, Sampler, Trace};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use toml::Spanned;
 
 pub use joulebench_manifest::generation::{GenerateSpec, Prompts, Shape};
 
@@ -416,6 +414,7 @@ fn measure(
         sample_hz: exp.sample_hz,
         host_overhead_s: 0.0,
         host_overhead_fraction: 0.0,
+        warmup: None,
     };
     store.set_provenance(id, &provenance.to_json())?;
     let idle_w = store.baseline(run.run_id, &exp.meter, "before")?.and_then(|b| b.median_w);

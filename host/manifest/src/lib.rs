@@ -529,6 +529,15 @@ impl Manifest {
                         e.id.get_ref()
                     );
                 }
+                if generate.is_some() {
+                    bail!(
+                        "{}: experiment {:?}: warmup_stable applies to scoring experiments; a \
+                         generation experiment warms up with warmup_tasks (each shape run once, \
+                         unmeasured, per warm-up task)",
+                        at(w.span()),
+                        e.id.get_ref()
+                    );
+                }
             }
             let conditions = crate::conditions::ExperimentConditions::check(
                 e.id.get_ref(),
@@ -804,6 +813,23 @@ convention = "llama-cpp"
         assert_eq!(parse(GOOD).unwrap().models[0].parameters_b, None);
         let e = parse(&with.replace("0.135", "-2.0")).unwrap_err().to_string();
         assert!(e.starts_with("m.toml:26:16: model \"smol\": parameters_b must be"), "{e}");
+    }
+
+    #[test]
+    fn a_generation_experiment_refuses_the_power_settling_warm_up() {
+        let text = GOOD.replace(
+            "dataset = [\"hs\", \"wg\"]",
+            "workload = \"generate\"\ngenerate = { pp = 16, tg = 4 }\nwarmup_tasks = 1\n\
+             warmup_stable = { within = 0.05, window_s = 2, max_s = 30 }",
+        );
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.toml:34:17: experiment \"e\": warmup_stable applies to scoring"),
+            "{e}"
+        );
+        let without =
+            text.replace("warmup_stable = { within = 0.05, window_s = 2, max_s = 30 }", "");
+        assert!(parse(&without).unwrap().experiments[0].generate.is_some());
     }
 
     #[test]

@@ -157,5 +157,9 @@ fn sampled_counter_energy_matches_the_analytic_curve_across_wraps() {
     let want = (energy_uj(b) - energy_uj(a)) / 1e6;
     assert!(want > 2.0 * RANGE_UJ as f64 / 1e6, "the run must wrap: {want} J");
     let got = e.joules.unwrap();
-    assert!(((got - want) / want).abs() < 0.001, "{got} J vs analytic {want} J");
+    // A missed or doubled wrap is off by 10 J of about 40 J. What remains is the skew between
+    // the moment the stand-in counter is written and the sampler's timestamp of that read: tens
+    // of microseconds on a quiet machine, but up to ~10 ms under load, which moves the window's
+    // edges by up to 30 W x 10 ms each (about 1.5 %).
+    assert!(((got - want) / want).abs() < 0.02, "{got} J vs analytic {want} J");
 }

@@ -14,10 +14,11 @@ pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
 /// | key | default | meaning |
 /// |---|---|---|
 /// | `threads` | available parallelism | CPU threads for prompt processing and generation |
-/// | `context_size` | 2048 | tokens the KV cache holds; evaluation packs tasks up to it |
+/// | `context_size` | 2048 | tokens the KV cache holds; a decode group of tasks must fit in it |
 /// | `batch_size` | `context_size` | tokens per `llama_decode` call (a packed group of tasks is one call when it fits) |
 /// | `ubatch_size` | 48 | tokens per compute step; scoring keeps it under 64 (see below) |
 /// | `max_sequences` | 256 | sequence ids per packed group (llama.cpp's limit is 256; at most `batch_size`) |
+/// | `pack_tasks` | 1 for `cpu`, 256 for `cuda` | tasks decoded together in one group (see below) |
 /// | `gpu_layers` | 0 for `cpu`, all for `cuda` | layers offloaded to the GPU (needs the `cuda` build) |
 /// | `backend` | `cpu` | `cpu` or `cuda` |
 /// | `seed` | 0 | recorded for sampling; greedy decoding does not use it |
@@ -28,6 +29,12 @@ pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
 /// two differ by up to 0.2 in a log-probability on SmolLM2-135M, so a score would depend on how
 /// many tokens happened to share its step. Below 64 every scored row takes the row-by-row kernel,
 /// the same one plain token-by-token decoding takes.
+///
+/// Why one task per group on the CPU: every query row's attention reads every cell the group
+/// put in the KV cache (other tasks' cells are masked, not skipped), so packing eight HellaSwag
+/// tasks made attention cost per token about five times that of one task alone. llama.cpp's
+/// own HellaSwag scorer decodes one task at a time for the same reason. A GPU, which needs large
+/// steps to be busy, packs. A candidate's scores do not depend on the packing either way.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -41,6 +48,8 @@ pub struct Config {
     pub ubatch_size: Option<u32>,
     /// Sequence ids per packed group.
     pub max_sequences: Option<u32>,
+    /// Tasks per decode group.
+    pub pack_tasks: Option<u32>,
     /// Layers offloaded to the GPU.
     pub gpu_layers: Option<u32>,
     /// `cpu` or `cuda`.
@@ -105,6 +114,8 @@ pub struct Settings {
     pub ubatch_size: u32,
     /// Sequence ids per packed group.
     pub max_sequences: u32,
+    /// Tasks per decode group.
+    pub pack_tasks: u32,
     /// Layers offloaded to the GPU.
     pub gpu_layers: u32,
     /// The backend.
@@ -155,14 +166,16 @@ pub fn settings(config: &Config, options: &ModelOptions) -> Result<Settings, Abi
     let batch_size = options.batch_size.or(config.batch_size).unwrap_or(context_size);
     let ubatch_size = options.ubatch_size.or(config.ubatch_size).unwrap_or(48).min(batch_size);
     let max_sequences = config.max_sequences.unwrap_or(256);
+    let pack_tasks = config.pack_tasks.unwrap_or(if backend == Backend::Cuda { 256 } else { 1 });
     let default_layers = if backend == Backend::Cuda { u32::MAX } else { 0 };
     let gpu_layers = options.gpu_layers.or(config.gpu_layers).unwrap_or(default_layers);
-    let checks: [(&str, u32, u32, u32); 5] = [
+    let checks: [(&str, u32, u32, u32); 6] = [
         ("threads", threads, 1, 1024),
         ("context_size", context_size, 8, 1 << 20),
         ("batch_size", batch_size, 1, 1 << 20),
         ("ubatch_size", ubatch_size, 1, 1 << 20),
         ("max_sequences", max_sequences, 1, 256),
+        ("pack_tasks", pack_tasks, 1, 256),
     ];
     for (key, value, lo, hi) in checks {
         if !(lo..=hi).contains(&value) {
@@ -188,6 +201,7 @@ pub fn settings(config: &Config, options: &ModelOptions) -> Result<Settings, Abi
         ubatch_size,
         // llama.cpp reserves one output row per sequence and aborts when that exceeds the batch
         max_sequences: max_sequences.min(batch_size.min(context_size)),
+        pack_tasks,
         gpu_layers,
         backend,
         seed: config.seed.unwrap_or(0),

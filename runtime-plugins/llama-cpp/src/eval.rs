@@ -1,6 +1,7 @@
 //! Multiple-choice scoring: tokenization by lm-evaluation-harness's rule (in
-//! `joulebench-runtime-common`), then many tasks per `llama_decode` call with each task's common
-//! prefix decoded once for all its candidates.
+//! `joulebench-runtime-common`), then each task's candidates decoded together with their common
+//! prefix decoded once for all of them (one task per group on the CPU, `pack_tasks` of them on a
+//! GPU; see the configuration's docs for why).
 
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
@@ -17,6 +18,7 @@ impl LlamaCppModel {
         let prepared = tasks.iter().map(|t| self.prepare(t)).collect::<Result<Vec<_>, _>>()?;
         let n_ctx = self.ctx.n_ctx() as usize;
         let max_seqs = self.settings.max_sequences as usize;
+        let pack = self.settings.pack_tasks as usize;
         for (task, p) in tasks.iter().zip(&prepared) {
             if p.cells() > n_ctx {
                 return Err(AbiError::unsupported(format!(
@@ -39,6 +41,7 @@ impl LlamaCppModel {
         while start < prepared.len() {
             let (mut end, mut cells, mut seqs) = (start, 0, 0);
             while end < prepared.len()
+                && end - start < pack
                 && cells + prepared[end].cells() <= n_ctx
                 && seqs + prepared[end].candidates.len() <= max_seqs
             {

@@ -7,9 +7,10 @@
 //! - **multiple-choice scoring** ([`LanguageModel::evaluate`]): every candidate is tokenized as
 //!   one string, its continuation boundary found by lm-evaluation-harness's rule, and the
 //!   log-probability of every token after the candidates' common prefix computed from a full
-//!   log-softmax. The common prefix is decoded once and shared by the task's sequence ids, and as
-//!   many tasks as fit in the context go into one `llama_decode` call (llama.cpp's perplexity tool
-//!   packs the same way, but is held to four sequences unless told otherwise);
+//!   log-softmax. The common prefix is decoded once and shared by the task's sequence ids. On the
+//!   CPU each task is decoded alone, as llama.cpp's perplexity tool does (attention reads every
+//!   cell in the KV cache, so packing tasks together multiplies its cost); a GPU packs as many
+//!   tasks as fit in the context into one `llama_decode` call;
 //! - **greedy generation** ([`LanguageModel::generate`]) with a token limit and stop strings,
 //!   timing the first token and the decode speed.
 //!
