@@ -228,17 +228,20 @@ pub fn redact(url: &str) -> String {
         },
         None => authority.to_string(),
     };
-    let tail = tail
-        .split('&')
-        .map(|p| {
-            if p.starts_with("password=") || p.starts_with("?password=") {
-                p.split_once('=').map_or(p.to_string(), |(k, _)| format!("{k}=***"))
-            } else {
-                p.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("&");
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k == "password" => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            format!("{path}?{query}")
+        }
+        None => tail.to_string(),
+    };
     format!("{scheme}://{authority}{tail}")
 }
 
