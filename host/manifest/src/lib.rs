@@ -702,6 +702,11 @@ pub fn models_dir() -> PathBuf {
     cache.join("joulebench").join("models")
 }
 
+/// Whether a `results` setting names a lab's PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -868,9 +873,4 @@ convention = "llama-cpp"
         let ten = ten.replace(", \"dataset10\"", "").replace(", \"meter10\"", "");
         assert_eq!(parse(&ten).unwrap().experiments.len(), 10_000);
     }
-}
-
-/// Whether a `results` setting names a lab's PostgreSQL database rather than a SQLite file.
-pub fn is_postgres_url(s: &str) -> bool {
-    s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
