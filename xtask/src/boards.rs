@@ -296,7 +296,9 @@ pub fn test() -> Result<(), DynError> {
     cross_build(&[Kernels::Armv8, Kernels::DotprodFp16], &TEST_PACKAGES, false, &[])?;
     let built = t0.elapsed().as_secs_f64();
     let mut cmd = cargo();
-    cmd.args(["test", "-p", "joulebench", "--test", "integration", "--", "boards::"])
+    // `--workspace`, as in the workspace tests, so that features unify the same way and
+    // nothing is compiled again.
+    cmd.args(["test", "--workspace", "--test", "integration", "--", "boards::"])
         .args(["--ignored", "--nocapture", "--test-threads", "1"])
         .env("JOULEBENCH_AARCH64_DIR", out_dir(false))
         .env("JOULEBENCH_AARCH64_KERNELS_DIR", out_dir(false).join("kernels"));

@@ -34,9 +34,16 @@ pub trait Stepper {
     fn piece(&self, token: i32, bytes: &mut Vec<u8>);
 }
 
-/// The earliest position in `text` where one of `stops` begins.
-pub fn find_stop(text: &str, stops: &[&str]) -> Option<usize> {
-    stops.iter().filter_map(|s| text.find(s)).min()
+/// The earliest position in `bytes`, at `from` or after, where one of `stops` begins. The
+/// search is on bytes, so that the loop below looks only at what the last token could have
+/// completed instead of decoding the whole text again after every token.
+pub fn find_stop(bytes: &[u8], from: usize, stops: &[&str]) -> Option<usize> {
+    let tail = bytes.get(from..)?;
+    stops
+        .iter()
+        .filter_map(|s| tail.windows(s.len()).position(|w| w == s.as_bytes()))
+        .min()
+        .map(|at| from + at)
 }
 
 fn missing_next() -> AbiError {
@@ -52,6 +59,7 @@ pub fn generate_timed<S: Stepper>(
     let since = |t: Instant| t.duration_since(start).as_secs_f64();
     let stops: Vec<&str> =
         request.stop.iter().map(|s| s.as_str()).filter(|s| !s.is_empty()).collect();
+    let longest_stop = stops.iter().map(|s| s.len()).max().unwrap_or(0);
     let prompt: Vec<i32> = if request.prompt_tokens.is_empty() {
         s.tokenize(request.prompt.as_str())?
     } else {
@@ -94,14 +102,18 @@ pub fn generate_timed<S: Stepper>(
     let mut counters = Counters { prompt_tokens: prompt.len() as u64, generated_tokens: 0 };
     let mut bytes = Vec::new();
     let mut pos = depth + prompt.len();
+    let mut stop_at = None;
     let finish = loop {
         times.push(since(Instant::now()));
         if !request.ignore_eog && s.is_eog(next) {
             break "eog";
         }
         counters.generated_tokens += 1;
+        let before = bytes.len();
         s.piece(next, &mut bytes);
-        if !stops.is_empty() && find_stop(&String::from_utf8_lossy(&bytes), &stops).is_some() {
+        // A stop that begins before this window ended before this token and was found then.
+        stop_at = find_stop(&bytes, before.saturating_sub(longest_stop.saturating_sub(1)), &stops);
+        if stop_at.is_some() {
             break "stop";
         }
         if counters.generated_tokens >= u64::from(request.max_tokens) {
@@ -110,10 +122,10 @@ pub fn generate_timed<S: Stepper>(
         next = s.feed(&[next], pos, true)?.ok_or_else(missing_next)?;
         pos += 1;
     };
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if let Some(at) = find_stop(&text, &stops) {
-        text.truncate(at);
+    if let Some(at) = stop_at {
+        bytes.truncate(at);
     }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let first = times[0];
     let last = times[times.len() - 1];
     let steps = times.len() - 1;
@@ -223,5 +235,15 @@ mod tests {
         assert_eq!(g.generation.finish.as_str(), "stop");
         let e = generate_timed(&mut m, &request("12", 31)).unwrap_err();
         assert!(e.message.contains("more than the context size 32"), "{e}");
+    }
+
+    #[test]
+    fn stops_are_found_from_the_window_on_in_bytes() {
+        let stops = ["«end»", "x"];
+        let text = "ab«end»x".as_bytes();
+        assert_eq!(find_stop(text, 0, &stops), Some(2));
+        assert_eq!(find_stop(text, 3, &stops), Some(text.len() - 1));
+        assert_eq!(find_stop(text, text.len(), &stops), None);
+        assert_eq!(find_stop(text, text.len() + 1, &stops), None);
     }
 }

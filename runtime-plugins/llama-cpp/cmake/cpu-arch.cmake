@@ -1,4 +1,5 @@
-# Lets GGML_CPU_ARM_ARCH from the environment choose llama.cpp's aarch64 kernels.
+# Lets GGML_CPU_ARM_ARCH from the environment choose llama.cpp's aarch64 kernels, and leaves out
+# llama.cpp's `common` library.
 #
 # llama-cpp-sys-2 0.1.161 defines GGML_CPU_ARM_ARCH=armv8-a for every aarch64 Linux build that is
 # not `-C target-cpu=native`, after it forwards the GGML_* environment, so the environment alone
@@ -17,4 +18,11 @@ if(GGML_CPU_ARM_ARCH AND DEFINED ENV{GGML_CPU_ARM_ARCH}
         AND NOT GGML_CPU_ARM_ARCH STREQUAL "$ENV{GGML_CPU_ARM_ARCH}")
     message(STATUS "joulebench: GGML_CPU_ARM_ARCH $ENV{GGML_CPU_ARM_ARCH} (was ${GGML_CPU_ARM_ARCH})")
     set(GGML_CPU_ARM_ARCH "$ENV{GGML_CPU_ARM_ARCH}" CACHE STRING "ggml: CPU architecture for ARM" FORCE)
+endif()
+
+# llama.cpp's `common` library (argument parsing, chat templates, an HTTP client) is built only
+# because llama-cpp-2 asks for llama-cpp-sys-2's default features; joulebench calls none of it,
+# and it is about 40 % of llama.cpp's compile time. JOULEBENCH_LLAMA_COMMON=ON builds it anyway.
+if(NOT "$ENV{JOULEBENCH_LLAMA_COMMON}" STREQUAL "ON")
+    set(LLAMA_BUILD_COMMON OFF CACHE BOOL "llama: build common utils library" FORCE)
 endif()
