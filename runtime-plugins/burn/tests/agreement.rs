@@ -1,5 +1,5 @@
 //! The burn runtime against the llama.cpp runtime on real benchmark data: equal tokenization of
-//! every candidate of 200 tasks from each benchmark, and per-token log-probabilities on 200
+//! every candidate of 200 tasks from each benchmark, and per-token log-probabilities on 100
 //! HellaSwag tasks for SmolLM2 and 50 for Gemma 3 (mean absolute difference per token no larger
 //! than llama.cpp's difference from itself at another compute-step size, the same predicted
 //! answer on at least 97 % of the tasks).
@@ -108,11 +108,11 @@ fn check_logprobs(name: &str, n: usize) {
          llama.cpp against itself at 512-token steps, 8 tasks packed: {noise:.4}",
         same * 100.0
     );
-    // The issue asks for under 0.05. Measured on this CPU: SmolLM2 0.057 (200 tasks), Gemma 3
-    // 0.073 (50 tasks). This runtime matches an independent f32 forward pass to 1e-4
+    // The issue asks for under 0.05. Measured on this CPU: SmolLM2 0.058 (100 tasks; 0.057 on
+    // 200), Gemma 3 0.073 (50 tasks). This runtime matches an independent f32 forward pass to 1e-4
     // (tests/reference.rs); what is left is rounding noise, and llama.cpp's own noise is larger:
     // the same llama.cpp build with another compute-step size and packing differs from itself by
-    // 0.063 and 0.082 on the same tasks. Emulating ggml's 8-bit activations, f16 KV cache and f16
+    // 0.064 and 0.080 on the same tasks. Emulating ggml's 8-bit activations, f16 KV cache and f16
     // attention sums in burn moved the difference up (0.061 to 0.070 on 40 tasks), not down.
     // So the test holds burn to llama.cpp's own noise, plus an absolute guard.
     assert!(
@@ -135,7 +135,8 @@ fn gemma3_tokenization_equals_llama_cpp() {
 
 #[test]
 fn smollm2_logprobs_agree_with_llama_cpp() {
-    check_logprobs(SMOLLM2, 200);
+    // 100 tasks (5 minutes here): on 200 this one test took over 11 minutes of CI's 2 cores.
+    check_logprobs(SMOLLM2, 100);
 }
 
 #[test]
