@@ -309,6 +309,7 @@ fn emulated_boards_match_x86() {
                 case.name
             );
             assert_eq!(tasks.len(), expected as usize, "{}: {name}", case.name);
+            assert_eq!(x86_tasks.len(), expected as usize, "x86 for {}: {name}", case.name);
             for (t, r) in tasks.iter().zip(x86_tasks) {
                 assert_eq!(t.task_id, r.task_id, "{}: {name}", case.name);
                 assert_eq!(t.scores.len(), r.scores.len());
