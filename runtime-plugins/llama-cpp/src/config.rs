@@ -16,7 +16,8 @@ pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
 /// | `threads` | available parallelism | CPU threads for prompt processing and generation |
 /// | `context_size` | 2048 | tokens the KV cache holds; a decode group of tasks must fit in it |
 /// | `batch_size` | `context_size` | tokens per `llama_decode` call (a packed group of tasks is one call when it fits) |
-/// | `ubatch_size` | 48 | tokens per compute step; scoring keeps it under 64 (see below) |
+/// | `ubatch_size` | 48 | tokens per compute step when scoring; kept under 64 (see below) |
+/// | `prefill_ubatch_size` | 512 | tokens per compute step when a generation's prompt is processed (llama.cpp's own default) |
 /// | `max_sequences` | 256 | sequence ids per packed group (llama.cpp's limit is 256; at most `batch_size`) |
 /// | `pack_tasks` | 1 for `cpu`, 256 for `cuda` | tasks decoded together in one group (see below) |
 /// | `gpu_layers` | 0 for `cpu`, all for `cuda` | layers offloaded to the GPU (needs the `cuda` build) |
@@ -28,7 +29,9 @@ pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
 /// steps of 64 query rows or more and a row-by-row kernel with f16 accumulation below that. The
 /// two differ by up to 0.2 in a log-probability on SmolLM2-135M, so a score would depend on how
 /// many tokens happened to share its step. Below 64 every scored row takes the row-by-row kernel,
-/// the same one plain token-by-token decoding takes.
+/// the same one plain token-by-token decoding takes. A generation's prompt is not scored, so it
+/// takes llama.cpp's default steps of 512, about a third faster on a 512-token prompt than steps
+/// of 48; the context is made for the larger of the two and scoring splits its calls itself.
 ///
 /// Why one task per group on the CPU: every query row's attention reads every cell the group
 /// put in the KV cache (other tasks' cells are masked, not skipped), so packing eight HellaSwag
@@ -44,8 +47,10 @@ pub struct Config {
     pub context_size: Option<u32>,
     /// Tokens per decode call.
     pub batch_size: Option<u32>,
-    /// Tokens per compute step.
+    /// Tokens per compute step when scoring.
     pub ubatch_size: Option<u32>,
+    /// Tokens per compute step when a generation's prompt is processed.
+    pub prefill_ubatch_size: Option<u32>,
     /// Sequence ids per packed group.
     pub max_sequences: Option<u32>,
     /// Tasks per decode group.
@@ -71,8 +76,10 @@ pub struct ModelOptions {
     pub context_size: Option<u32>,
     /// Tokens per decode call.
     pub batch_size: Option<u32>,
-    /// Tokens per compute step.
+    /// Tokens per compute step when scoring.
     pub ubatch_size: Option<u32>,
+    /// Tokens per compute step when a generation's prompt is processed.
+    pub prefill_ubatch_size: Option<u32>,
     /// Layers offloaded to the GPU.
     pub gpu_layers: Option<u32>,
 }
@@ -110,8 +117,10 @@ pub struct Settings {
     pub context_size: u32,
     /// Tokens per decode call.
     pub batch_size: u32,
-    /// Tokens per compute step.
+    /// Tokens per compute step when scoring.
     pub ubatch_size: u32,
+    /// Tokens per compute step when a generation's prompt is processed.
+    pub prefill_ubatch_size: u32,
     /// Sequence ids per packed group.
     pub max_sequences: u32,
     /// Tasks per decode group.
@@ -124,6 +133,14 @@ pub struct Settings {
     pub seed: u32,
     /// Let llama.cpp log to stderr.
     pub verbose: bool,
+}
+
+impl Settings {
+    /// The context's largest compute step: scoring's and a prefill's, whichever is larger
+    /// (scoring splits its own calls into steps of `ubatch_size`).
+    pub fn context_ubatch(&self) -> u32 {
+        self.ubatch_size.max(self.prefill_ubatch_size)
+    }
 }
 
 /// Parses the runtime's configuration.
@@ -165,15 +182,18 @@ pub fn settings(config: &Config, options: &ModelOptions) -> Result<Settings, Abi
     let context_size = options.context_size.or(config.context_size).unwrap_or(DEFAULT_CONTEXT_SIZE);
     let batch_size = options.batch_size.or(config.batch_size).unwrap_or(context_size);
     let ubatch_size = options.ubatch_size.or(config.ubatch_size).unwrap_or(48).min(batch_size);
+    let prefill_ubatch_size =
+        options.prefill_ubatch_size.or(config.prefill_ubatch_size).unwrap_or(512).min(batch_size);
     let max_sequences = config.max_sequences.unwrap_or(256);
     let pack_tasks = config.pack_tasks.unwrap_or(if backend == Backend::Cuda { 256 } else { 1 });
     let default_layers = if backend == Backend::Cuda { u32::MAX } else { 0 };
     let gpu_layers = options.gpu_layers.or(config.gpu_layers).unwrap_or(default_layers);
-    let checks: [(&str, u32, u32, u32); 6] = [
+    let checks: [(&str, u32, u32, u32); 7] = [
         ("threads", threads, 1, 1024),
         ("context_size", context_size, 8, 1 << 20),
         ("batch_size", batch_size, 1, 1 << 20),
         ("ubatch_size", ubatch_size, 1, 1 << 20),
+        ("prefill_ubatch_size", prefill_ubatch_size, 1, 1 << 20),
         ("max_sequences", max_sequences, 1, 256),
         ("pack_tasks", pack_tasks, 1, 256),
     ];
@@ -199,6 +219,7 @@ pub fn settings(config: &Config, options: &ModelOptions) -> Result<Settings, Abi
         context_size,
         batch_size: batch_size.min(context_size),
         ubatch_size,
+        prefill_ubatch_size: prefill_ubatch_size.min(context_size),
         // llama.cpp reserves one output row per sequence and aborts when that exceeds the batch
         max_sequences: max_sequences.min(batch_size.min(context_size)),
         pack_tasks,
@@ -220,6 +241,8 @@ mod tests {
         assert_eq!(s.context_size, 2048);
         assert_eq!(s.batch_size, 2048);
         assert_eq!(s.ubatch_size, 48);
+        assert_eq!(s.prefill_ubatch_size, 512);
+        assert_eq!(s.context_ubatch(), 512);
         assert_eq!(s.gpu_layers, 0);
         assert_eq!(s.backend, Backend::Cpu);
         assert!(s.threads >= 1);
@@ -232,9 +255,11 @@ mod tests {
         let o = parse_options("context_size = 512", "m").unwrap();
         let s = settings(&c, &o).unwrap();
         assert_eq!((s.threads, s.context_size, s.batch_size, s.seed), (2, 512, 256, 7));
-        // the batch never exceeds the context
+        // the batch never exceeds the context, nor a step the batch
         let o = parse_options("context_size = 128", "m").unwrap();
-        assert_eq!(settings(&c, &o).unwrap().batch_size, 128);
+        let s = settings(&c, &o).unwrap();
+        assert_eq!((s.batch_size, s.ubatch_size, s.prefill_ubatch_size), (128, 48, 128));
+        assert_eq!(s.context_ubatch(), 128);
     }
 
     #[test]

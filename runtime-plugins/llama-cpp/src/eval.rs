@@ -122,7 +122,7 @@ impl LlamaCppModel {
             return Ok(0);
         }
         let seq_ids: Vec<i32> = (0..seq_base as i32).collect();
-        let chunks = balanced_chunks(entries.len(), self.ctx.n_ubatch() as usize);
+        let chunks = balanced_chunks(entries.len(), self.settings.ubatch_size as usize);
         let longest = chunks.iter().map(|r| r.len()).max().unwrap_or(1);
         let max_ids = group.iter().map(|t| t.candidates.len()).max().unwrap_or(1);
         let mut batch = LlamaBatch::new(longest, max_ids as i32);

@@ -138,7 +138,7 @@ impl LlamaCppModel {
         let mut ctx_params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(settings.context_size))
             .with_n_batch(settings.batch_size)
-            .with_n_ubatch(settings.ubatch_size)
+            .with_n_ubatch(settings.context_ubatch())
             .with_n_seq_max(settings.max_sequences)
             .with_kv_unified(true)
             .with_n_threads(threads)

@@ -9,7 +9,8 @@ use crate::llama::{LlamaCppModel, decode_error};
 
 impl LlamaCppModel {
     /// The logits after every prefix of `tokens` (row `i` predicts `tokens[i + 1]`), from `tokens`
-    /// decoded alone on a fresh cache: in one call, or with `one_by_one` one token per call.
+    /// decoded alone on a fresh cache: in calls of scoring's step (`ubatch_size`) one after the
+    /// other, or with `one_by_one` one token per call.
     #[doc(hidden)]
     pub fn plain_logits(
         &mut self,
@@ -17,7 +18,7 @@ impl LlamaCppModel {
         one_by_one: bool,
     ) -> Result<Vec<Vec<f32>>, AbiError> {
         let n_ctx = self.ctx.n_ctx();
-        let step = if one_by_one { 1 } else { self.ctx.n_batch() as usize };
+        let step = if one_by_one { 1 } else { self.settings.ubatch_size as usize };
         let mut batch = LlamaBatch::new(step.min(tokens.len()).max(1), 1);
         self.ctx.clear_kv_cache();
         let mut rows = Vec::with_capacity(tokens.len());
