@@ -1,5 +1,5 @@
-//! `cargo xtask bench --generation [--repetitions N]`: joulebench's generation figures beside
-//! llama.cpp's own `llama-bench`, in one sitting, on SmolLM2-135M Q4_1 with 2 threads: prompt
+//! `cargo xtask bench --generation [--rounds N] [--repetitions N]`: joulebench's generation
+//! figures beside llama.cpp's own `llama-bench`, in one sitting, on SmolLM2-135M Q4_1 with 2 threads: prompt
 //! processing of 512 tokens (`pp512`) and 128 generated tokens (`tg128`).
 //!
 //! `llama-bench` is built from the llama.cpp sources llama-cpp-sys-2 compiles, with the same
@@ -110,8 +110,86 @@ fn table_rate(table: &str, runtime: &str, test: &str, column: usize) -> Option<f
     })
 }
 
+/// One sitting's figures: pp512 and tg128 tokens/s, `None` where a tool printed none.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rates {
+    pp: Option<f64>,
+    tg: Option<f64>,
+}
+
+impl Rates {
+    fn get(&self, test: &str) -> Option<f64> {
+        if test == "pp512" { self.pp } else { self.tg }
+    }
+}
+
+/// Mean and sample standard deviation.
+fn mean_sd(v: &[f64]) -> Option<(f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some((mean, var.sqrt()))
+}
+
+fn run_llama_bench(tool: &Path, model: &Path, repetitions: u32) -> Result<Rates, DynError> {
+    let mut cmd = Command::new(tool);
+    cmd.arg("-m").arg(model).args(["-p", "512", "-n", "128", "-t", "2", "-o", "csv"]);
+    cmd.args(["-r", &repetitions.to_string()]);
+    eprintln!("$ {}", show(&cmd));
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "llama-bench failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let rows = llama_bench_rows(&String::from_utf8_lossy(&out.stdout));
+    let find = |p: u32, g: u32| rows.iter().find(|r| r.0 == p && r.1 == g).map(|r| r.2);
+    Ok(Rates { pp: find(512, 0), tg: find(0, 128) })
+}
+
+/// Runs the generation experiment into a fresh store; returns its generation table and the
+/// llama.cpp and burn rates.
+fn run_joulebench(
+    llama: &Path,
+    model: &Path,
+    repetitions: u32,
+    round: u32,
+) -> Result<(String, Rates, Rates), DynError> {
+    let dir = work_dir().join("runs");
+    std::fs::create_dir_all(&dir)?;
+    let results = dir.join(format!("generation-{round}.sqlite"));
+    let _ = std::fs::remove_file(&results);
+    let path = dir.join("generation.toml");
+    std::fs::write(&path, manifest(llama, &results, model, repetitions))?;
+    let bin = project_root().join("target/release/joulebench");
+    run(Command::new(&bin).args(["run", "--quiet"]).arg(&path))?;
+    let report = Command::new(&bin).args(["report", "--results"]).arg(&results).output()?;
+    let table = String::from_utf8_lossy(&report.stdout).into_owned();
+    let generation = table.find("## Generation").map_or("", |i| &table[i..]).to_string();
+    let rates = |runtime: &str| Rates {
+        pp: table_rate(&generation, runtime, "pp512", 7),
+        tg: table_rate(&generation, runtime, "tg128", 8),
+    };
+    let (ours, burn) = (rates("llama.cpp"), rates("burn"));
+    Ok((generation, ours, burn))
+}
+
 /// `cargo xtask bench --generation` (after the release build of the plugins).
-pub fn bench(repetitions: u32, no_run: bool) -> Result<(), DynError> {
+///
+/// The two tools take turns: `rounds` rounds of `repetitions` each, the order swapped every
+/// round, so that a machine whose speed drifts (a shared host) favours neither. The ratio is
+/// taken within each round and averaged.
+pub fn bench(rounds: u32, repetitions: u32, no_run: bool) -> Result<(), DynError> {
     if !cpu_has_avx512() {
         return Err("bench --generation builds llama-bench with AVX-512 (VNNI, BF16), like the \
                     runtime build it is compared with; this CPU lacks it"
@@ -123,60 +201,59 @@ pub fn bench(repetitions: u32, no_run: bool) -> Result<(), DynError> {
         return Ok(());
     }
     let model = fetch_models::ensure_default_model()?;
-    let mut cmd = Command::new(&tool);
-    cmd.arg("-m").arg(&model).args([
-        "-p",
-        "512",
-        "-n",
-        "128",
-        "-t",
-        "2",
-        "-r",
-        &repetitions.to_string(),
-        "-o",
-        "csv",
-    ]);
-    eprintln!("$ {}", show(&cmd));
-    let out = cmd.output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "llama-bench failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
+    let rounds = rounds.max(1);
+    let mut all: Vec<(Rates, Rates, Rates)> = Vec::new();
+    let mut last_table = String::new();
+    for round in 0..rounds {
+        let (reference, (table, ours, burn)) = if round % 2 == 0 {
+            let r = run_llama_bench(&tool, &model, repetitions)?;
+            (r, run_joulebench(&llama, &model, repetitions, round)?)
+        } else {
+            let j = run_joulebench(&llama, &model, repetitions, round)?;
+            (run_llama_bench(&tool, &model, repetitions)?, j)
+        };
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+        eprintln!(
+            "round {}: pp512 llama-bench {} joulebench {}; tg128 llama-bench {} joulebench {}",
+            round + 1,
+            f(reference.pp),
+            f(ours.pp),
+            f(reference.tg),
+            f(ours.tg)
+        );
+        all.push((reference, ours, burn));
+        last_table = table;
     }
-    let reference = llama_bench_rows(&String::from_utf8_lossy(&out.stdout));
+    println!("{last_table}");
 
-    let dir = work_dir().join("runs");
-    std::fs::create_dir_all(&dir)?;
-    let results = dir.join("generation.sqlite");
-    let _ = std::fs::remove_file(&results);
-    let path = dir.join("generation.toml");
-    std::fs::write(&path, manifest(&llama, &results, &model, repetitions))?;
-    let bin = project_root().join("target/release/joulebench");
-    run(Command::new(&bin).args(["run", "--quiet"]).arg(&path))?;
-    let report = Command::new(&bin).args(["report", "--results"]).arg(&results).output()?;
-    let table = String::from_utf8_lossy(&report.stdout).into_owned();
-    let generation = table.find("## Generation").map_or("", |i| &table[i..]);
-    println!("{generation}");
-
-    println!("SmolLM2-135M Q4_1, 2 threads, {repetitions} repetitions, tokens/s (mean ± sd):\n");
+    println!(
+        "SmolLM2-135M Q4_1, 2 threads, {rounds} rounds of {repetitions} repetitions taking \
+         turns, tokens/s (mean ± sd of the rounds' means); ratio: joulebench / llama-bench \
+         within each round, mean (lowest–highest):\n"
+    );
     println!("| test | llama-bench | joulebench llama.cpp | ratio | joulebench burn |");
     println!("| --- | --: | --: | --: | --: |");
-    for (test, column) in [("pp512", 7), ("tg128", 8)] {
-        let r = reference.iter().find(|(p, g, ..)| {
-            if test == "pp512" { *p == 512 && *g == 0 } else { *p == 0 && *g == 128 }
-        });
-        let ours = table_rate(generation, "llama.cpp", test, column);
-        let burn = table_rate(generation, "burn", test, column);
-        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    for test in ["pp512", "tg128"] {
+        let col = |pick: fn(&(Rates, Rates, Rates)) -> &Rates| -> Vec<f64> {
+            all.iter().filter_map(|r| pick(r).get(test)).collect()
+        };
+        let cell =
+            |v: Vec<f64>| mean_sd(&v).map_or("-".to_string(), |(m, s)| format!("{m:.2} ± {s:.2}"));
+        let ratios: Vec<f64> =
+            all.iter().filter_map(|(r, o, _)| Some(o.get(test)? / r.get(test)?)).collect();
+        let ratio = match mean_sd(&ratios) {
+            Some((m, _)) => {
+                let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!("{m:.2} ({lo:.2}–{hi:.2})")
+            }
+            None => "-".to_string(),
+        };
         println!(
-            "| {test} | {} | {} | {} | {} |",
-            r.map_or("-".to_string(), |(.., a, s)| format!("{a:.2} ± {s:.2}")),
-            f(ours),
-            f(ours.zip(r).map(|(o, (.., a, _))| o / a)),
-            f(burn),
+            "| {test} | {} | {} | {ratio} | {} |",
+            cell(col(|r| &r.0)),
+            cell(col(|r| &r.1)),
+            cell(col(|r| &r.2)),
         );
     }
     Ok(())
@@ -192,6 +269,15 @@ mod tests {
                    \"abc\",\"llama 135M Q4_1, x\",512,0,2310.5,12.25\n\
                    \"abc\",\"llama 135M Q4_1, x\",0,128,180.25,1.5\n";
         assert_eq!(llama_bench_rows(csv), vec![(512, 0, 2310.5, 12.25), (0, 128, 180.25, 1.5)]);
+    }
+
+    #[test]
+    fn mean_and_sample_deviation() {
+        assert_eq!(mean_sd(&[]), None);
+        assert_eq!(mean_sd(&[3.0]), Some((3.0, 0.0)));
+        let (m, s) = mean_sd(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(m, 2.5);
+        assert!((s - 1.290_994_448_7).abs() < 1e-9, "{s}");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]);
-//!   `bench --generation [--repetitions N]` puts joulebench's pp512/tg128 beside `llama-bench`'s
-//!   (see [`generation`]).
+//!   `bench --generation [--rounds N] [--repetitions N]` puts joulebench's pp512/tg128 beside
+//!   `llama-bench`'s, the two taking turns (see [`generation`]).
 //! - `fetch-models [--only NAME]`, `fetch-data [--from DIR]`: fill the model and data caches.
 //! - `fuzz [TARGET...] [--seconds N]`: the parsers' fuzz targets on nightly (see [`fuzz`]);
 //!   `test` runs each for 30 seconds.
@@ -47,7 +47,7 @@ fn main() {
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
         Some("fuzz") => fuzz::cmd(rest),
-        Some("deps") => ensure_system_packages(),
+        Some("deps") => deps(rest),
         Some("install") => install::run(rest),
         _ => {
             print_help();
@@ -78,13 +78,17 @@ tasks:
                                                   builds and ubatch 48/512, beside llama-perplexity
                                                   (--only: some runners, e.g.
                                                   avx512-ub48,llama-perplexity)
-  bench --generation [--repetitions N]            pp512 and tg128 tokens/s of joulebench's
-                                                  llama.cpp and burn runtimes beside llama-bench
+  bench --generation [--rounds N]                 pp512 and tg128 tokens/s of joulebench's
+        [--repetitions N]                         llama.cpp and burn runtimes beside llama-bench,
+                                                  taking turns (default 5 rounds of 3)
   fetch-models [--only smollm2|gemma3]            download the models into the cache
   fetch-data [--from DIR]                         download (or import) the benchmark data
   fuzz [TARGET...] [--seconds N]                  run the fuzz targets (default: all, 600 s
                                                   each) on nightly with cargo-fuzz
-  deps                                            install the system packages the build needs
+  deps [--tests]                                  install the system packages the build needs
+                                                  (--tests: and what the tests need: Chromium,
+                                                  PostgreSQL, the aarch64 cross toolchain and
+                                                  qemu, the models)
   install [--prefix DIR]                          release build into DIR/lib/joulebench, with
                                                   DIR/bin/joulebench (default DIR: ~/.local)"
     );
@@ -98,8 +102,24 @@ pub fn project_root() -> PathBuf {
 fn cargo() -> Command {
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(project_root());
+    // `cargo xtask` is `cargo run`, which gives this process the xtask package's variables.
+    // Build scripts that watch them (ring's watches CARGO_PKG_NAME and CARGO_MANIFEST_DIR) would
+    // run again, and everything above them be rebuilt, each time a cargo started from here
+    // follows one started from a shell, and the other way round.
+    for (key, _) in env::vars_os() {
+        if key.to_str().is_some_and(inherited_from_cargo_run) {
+            cmd.env_remove(key);
+        }
+    }
     kernels::fit_kernels_to_cpu(&mut cmd);
     cmd
+}
+
+/// Whether `key` is one of the variables `cargo run` sets for the package it runs.
+fn inherited_from_cargo_run(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_MANIFEST_")
+        || matches!(key, "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE")
 }
 
 fn run(cmd: &mut Command) -> Result<(), DynError> {
@@ -171,6 +191,23 @@ fn ensure_system_packages() -> Result<(), DynError> {
         missing.push("libclang-dev");
     }
     apt_install(&missing)
+}
+
+/// `deps [--tests]`: what the build needs, and with `--tests` everything `test` needs too, so
+/// that CI can install it beside its lint pass (see `.ci/run`).
+fn deps(args: &[String]) -> Result<(), DynError> {
+    let tests = match args {
+        [] => false,
+        [a] if a == "--tests" => true,
+        _ => return Err(format!("deps: unknown arguments {args:?} (expected --tests)").into()),
+    };
+    ensure_system_packages()?;
+    if tests {
+        ensure_test_packages()?;
+        boards::ensure_cross_toolchain(true)?;
+        fetch_models::run(&[])?;
+    }
+    Ok(())
 }
 
 /// The tests open the HTML report in Debian's headless Chromium: install it like the build's
@@ -376,7 +413,8 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     let mut no_run = false;
     let mut kernels = false;
     let mut generation = false;
-    let mut repetitions = 5;
+    let mut repetitions = None;
+    let mut rounds = 5;
     let mut tasks = 400;
     let mut only = Vec::new();
     let mut it = args.iter();
@@ -388,7 +426,11 @@ fn bench(args: &[String]) -> Result<(), DynError> {
             "--repetitions" => {
                 let v = it.next().ok_or("--repetitions needs a number")?;
                 repetitions =
-                    v.parse().map_err(|_| format!("--repetitions: not a number: {v:?}"))?;
+                    Some(v.parse().map_err(|_| format!("--repetitions: not a number: {v:?}"))?);
+            }
+            "--rounds" => {
+                let v = it.next().ok_or("--rounds needs a number")?;
+                rounds = v.parse().map_err(|_| format!("--rounds: not a number: {v:?}"))?;
             }
             "--tasks" => {
                 let v = it.next().ok_or("--tasks needs a number")?;
@@ -411,7 +453,7 @@ fn bench(args: &[String]) -> Result<(), DynError> {
         return kernels::bench(tasks, no_run, &only);
     }
     if generation {
-        return generation::bench(repetitions, no_run);
+        return generation::bench(rounds, repetitions.unwrap_or(3), no_run);
     }
     if no_run {
         return Ok(());
@@ -433,6 +475,18 @@ fn bench(args: &[String]) -> Result<(), DynError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cargo_run_s_package_variables_are_not_passed_on() {
+        for key in
+            ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME"]
+        {
+            assert!(inherited_from_cargo_run(key), "{key}");
+        }
+        for key in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "RUSTFLAGS"] {
+            assert!(!inherited_from_cargo_run(key), "{key}");
+        }
+    }
 
     #[test]
     fn cuda_expands_to_the_plugins_that_declare_it() {
