@@ -87,8 +87,11 @@ fn compare(a: &Evaluation, b: &Evaluation) -> (f64, f64) {
 fn check_logprobs(name: &str, n: usize) {
     let tasks = common::hellaswag(0, 50, n);
     assert_eq!(tasks.len(), n);
-    let mut burn = joulebench_runtime_burn::new("").unwrap().load(&spec(name)).unwrap();
-    let mut llama = joulebench_runtime_llama_cpp::new("").unwrap().load(&spec(name)).unwrap();
+    // One thread each: the two model tests run side by side, and two threads each would put four
+    // busy threads on CI's two cores, spinning at llama.cpp's barriers for one another.
+    let mut burn = joulebench_runtime_burn::new("threads = 1").unwrap().load(&spec(name)).unwrap();
+    let mut llama =
+        joulebench_runtime_llama_cpp::new("threads = 1").unwrap().load(&spec(name)).unwrap();
     let eb = burn.evaluate_tasks(&tasks).unwrap();
     let el = llama.evaluate_tasks(&tasks).unwrap();
     // The yardstick: llama.cpp against itself with 8 tasks packed into 512-token compute steps,
@@ -96,10 +99,11 @@ fn check_logprobs(name: &str, n: usize) {
     // value sum in f16. (With 512-token steps but one task at a time, as the runtime decodes by
     // default, a step holds a single task's tokens, and the yardstick shrank from 0.082 to 0.0665
     // for Gemma 3, under burn's 0.0730.)
-    let mut wide = joulebench_runtime_llama_cpp::new("ubatch_size = 512\npack_tasks = 8")
-        .unwrap()
-        .load(&spec(name))
-        .unwrap();
+    let mut wide =
+        joulebench_runtime_llama_cpp::new("threads = 1\nubatch_size = 512\npack_tasks = 8")
+            .unwrap()
+            .load(&spec(name))
+            .unwrap();
     let ew = wide.evaluate_tasks(&tasks).unwrap();
     let (mad, same) = compare(&eb, &el);
     let (noise, _) = compare(&ew, &el);
