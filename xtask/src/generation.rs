@@ -1,6 +1,6 @@
 //! `cargo xtask bench --generation [--rounds N] [--repetitions N]`: joulebench's generation
-//! figures beside llama.cpp's own `llama-bench`, in one sitting, on SmolLM2-135M Q4_1 with 2 threads: prompt
-//! processing of 512 tokens (`pp512`) and 128 generated tokens (`tg128`).
+//! figures beside llama.cpp's own `llama-bench`, in one sitting, on SmolLM2-135M Q4_1 with 2
+//! threads: prompt processing of 512 tokens (`pp512`) and 128 generated tokens (`tg128`).
 //!
 //! `llama-bench` is built from the llama.cpp sources llama-cpp-sys-2 compiles, with the same
 //! flags as the llama.cpp runtime it is compared with (the tool's sources come from
@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::kernels::{LLAMA_BENCH, cpu_has_avx512, llama_tool, runtime_plugin, work_dir};
+use crate::kernels::{LLAMA_BENCH, cpu_has_avx512, llama_tool, mean, runtime_plugin, work_dir};
 use crate::{DynError, fetch_models, project_root, run, show};
 
 fn manifest(llama: &Path, results: &Path, model: &Path, repetitions: u32) -> String {
@@ -128,14 +128,10 @@ fn mean_sd(v: &[f64]) -> Option<(f64, f64)> {
     if v.is_empty() {
         return None;
     }
+    let m = mean(v);
     let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    Some((mean, var.sqrt()))
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    Some((m, var.sqrt()))
 }
 
 fn run_llama_bench(tool: &Path, model: &Path, repetitions: u32) -> Result<Rates, DynError> {

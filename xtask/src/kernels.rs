@@ -503,7 +503,7 @@ fn palindrome(n: usize) -> Vec<usize> {
     (0..n).chain((0..n).rev()).collect()
 }
 
-fn mean(v: &[f64]) -> f64 {
+pub(crate) fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 

@@ -201,11 +201,18 @@ fn deps(args: &[String]) -> Result<(), DynError> {
         [a] if a == "--tests" => true,
         _ => return Err(format!("deps: unknown arguments {args:?} (expected --tests)").into()),
     };
+    if tests { ensure_test_deps(true) } else { ensure_system_packages() }
+}
+
+/// Everything the workspace tests need (the build's packages, Chromium, PostgreSQL, both
+/// models) and, with `boards`, the emulated boards' cross toolchain and qemu.
+fn ensure_test_deps(boards: bool) -> Result<(), DynError> {
     ensure_system_packages()?;
-    if tests {
-        ensure_test_packages()?;
+    ensure_test_packages()?;
+    // The runtimes' tests use both models (the burn plugin checks Gemma 3 against llama.cpp).
+    fetch_models::run(&[])?;
+    if boards {
         boards::ensure_cross_toolchain(true)?;
-        fetch_models::run(&[])?;
     }
     Ok(())
 }
@@ -392,10 +399,7 @@ pub(crate) fn data_dir() -> Result<PathBuf, DynError> {
 fn test(args: &[String]) -> Result<(), DynError> {
     let boards_too = !args.iter().any(|a| a == "--no-boards");
     let args: Vec<&String> = args.iter().filter(|a| *a != "--no-boards").collect();
-    ensure_system_packages()?;
-    ensure_test_packages()?;
-    // The runtimes' tests use both models (the burn plugin checks Gemma 3 against llama.cpp).
-    fetch_models::run(&[])?;
+    ensure_test_deps(false)?;
     build_plugins(false, &[])?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"]).args(args);
@@ -413,7 +417,7 @@ fn bench(args: &[String]) -> Result<(), DynError> {
     let mut no_run = false;
     let mut kernels = false;
     let mut generation = false;
-    let mut repetitions = None;
+    let mut repetitions = 3;
     let mut rounds = 5;
     let mut tasks = 400;
     let mut only = Vec::new();
@@ -426,7 +430,7 @@ fn bench(args: &[String]) -> Result<(), DynError> {
             "--repetitions" => {
                 let v = it.next().ok_or("--repetitions needs a number")?;
                 repetitions =
-                    Some(v.parse().map_err(|_| format!("--repetitions: not a number: {v:?}"))?);
+                    v.parse().map_err(|_| format!("--repetitions: not a number: {v:?}"))?;
             }
             "--rounds" => {
                 let v = it.next().ok_or("--rounds needs a number")?;
@@ -453,7 +457,7 @@ fn bench(args: &[String]) -> Result<(), DynError> {
         return kernels::bench(tasks, no_run, &only);
     }
     if generation {
-        return generation::bench(rounds, repetitions.unwrap_or(3), no_run);
+        return generation::bench(rounds, repetitions, no_run);
     }
     if no_run {
         return Ok(());
