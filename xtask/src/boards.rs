@@ -22,6 +22,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::background::{Background, Output};
 use crate::{DynError, cargo, is_root, on_path, project_root, run};
 
 /// The aarch64 target.
@@ -91,6 +92,18 @@ pub const TEST_PACKAGES: [&str; 7] = [
     "joulebench-meter-pi5-pmic",
     "joulebench-meter-orin-rails",
     "joulebench-meter-jetson-ina3221",
+];
+
+/// The emulated-board test's build settings, on top of the dev profile: dependencies at
+/// opt-level 0, which compile several times faster than the profile's 3, except the two whose
+/// speed the emulated runs feel: llama.cpp (its cmake build type follows this level: 0 would make
+/// it a Debug build) and sha2, which hashes every plugin library as it is loaded. The workspace's
+/// own hot crates keep their opt-level 3 from Cargo.toml. A board's own builds (`build-plugins
+/// --target`) keep the profile as it is.
+pub const TEST_BUILD_CONFIG: [&str; 3] = [
+    "profile.dev.package.\"*\".opt-level=0",
+    "profile.dev.package.llama-cpp-sys-2.opt-level=3",
+    "profile.dev.package.sha2.opt-level=3",
 ];
 
 /// Where cross builds go (ignored by git as `/target-*`).
@@ -211,6 +224,15 @@ pub fn cross_cargo(kernels: Kernels, release: bool) -> Result<Command, DynError>
     Ok(cmd)
 }
 
+/// Extra settings of a cross build.
+#[derive(Clone, Copy, Default)]
+pub struct Extra<'a> {
+    /// cargo `--config` values.
+    pub config: &'a [&'a str],
+    /// Where cargo's output goes.
+    pub output: Output<'a>,
+}
+
 /// Builds `packages` (every one but xtask when empty) for each of `sets`, keeping each set's
 /// llama.cpp plugin in [`kernels_dir`]. The last set's plugin is also the one in [`out_dir`].
 pub fn cross_build(
@@ -218,6 +240,7 @@ pub fn cross_build(
     packages: &[&str],
     release: bool,
     features: &[String],
+    extra: Extra,
 ) -> Result<(), DynError> {
     crate::ensure_system_packages()?;
     for &kernels in sets {
@@ -232,7 +255,10 @@ pub fn cross_build(
         if !features.is_empty() {
             cmd.arg("--features").arg(features.join(","));
         }
-        run(&mut cmd)?;
+        for c in extra.config {
+            cmd.args(["--config", c]);
+        }
+        extra.output.run(&mut cmd)?;
         let lib = "libjoulebench_runtime_llama_cpp.so";
         let from = out_dir(release).join(lib);
         if from.exists() {
@@ -241,12 +267,13 @@ pub fn cross_build(
             std::fs::copy(&from, dir.join(lib))
                 .map_err(|e| format!("copying {} to {}: {e}", from.display(), dir.display()))?;
         }
-        eprintln!(
+        let what = format!(
             "aarch64 build with llama.cpp kernels {} in {} (llama.cpp plugin also in {})",
             kernels.arch(),
             out_dir(release).display(),
             kernels_dir(kernels, release).display()
         );
+        extra.output.say(&what)?;
     }
     Ok(())
 }
@@ -288,13 +315,37 @@ fn force_llama_rerun_on_change(kernels: Kernels, release: bool) -> Result<(), Dy
     std::fs::write(&marker, kernels.arch()).map_err(|e| format!("{}: {e}", marker.display()).into())
 }
 
-/// The emulated-board test: builds the test's packages for both kernel sets, then runs the
-/// `boards` test of the host, which runs each board's CPU model under qemu against an x86 run.
-pub fn test() -> Result<(), DynError> {
-    let t0 = std::time::Instant::now();
+/// Starts the emulated-board test's aarch64 build (both kernel sets) beside the workspace
+/// tests (see [`crate::background`]). The toolchain is installed first, in the foreground.
+pub fn start_test_build() -> Result<Background, DynError> {
     ensure_cross_toolchain(true)?;
-    cross_build(&[Kernels::Armv8, Kernels::DotprodFp16], &TEST_PACKAGES, false, &[])?;
-    let built = t0.elapsed().as_secs_f64();
+    Background::start(
+        "the emulated boards' aarch64 build",
+        target_dir().join("test-build.log"),
+        build_for_test,
+    )
+}
+
+/// The emulated-board test's build: its packages, both kernel sets, [`TEST_BUILD_CONFIG`].
+fn build_for_test(output: Output) -> Result<(), DynError> {
+    let extra = Extra { config: &TEST_BUILD_CONFIG, output };
+    cross_build(&[Kernels::Armv8, Kernels::DotprodFp16], &TEST_PACKAGES, false, &[], extra)
+}
+
+/// The emulated-board test: builds the test's packages for both kernel sets (or waits for the
+/// build [`start_test_build`] started), then runs the `boards` test of the host, which runs each
+/// board's CPU model under qemu against an x86 run.
+pub fn test(started: Option<Background>) -> Result<(), DynError> {
+    let t0 = std::time::Instant::now();
+    match started {
+        Some(build) => build.finish()?,
+        None => {
+            ensure_cross_toolchain(true)?;
+            build_for_test(Output::Terminal)?;
+        }
+    }
+    let build_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
     let mut cmd = cargo();
     // `--workspace`, as in the workspace tests, so that features unify the same way and
     // nothing is compiled again.
@@ -305,8 +356,9 @@ pub fn test() -> Result<(), DynError> {
     crate::ensure_data_env(&mut cmd)?;
     run(&mut cmd)?;
     eprintln!(
-        "emulated boards: cross builds {built:.0} s, emulated runs and comparison {:.0} s",
-        t0.elapsed().as_secs_f64() - built
+        "emulated boards: cross builds {build_s:.0} s (waited for), emulated runs and comparison \
+         {:.0} s",
+        t1.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -20,7 +20,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::{DynError, project_root, run};
+use crate::background::{Background, Output};
+use crate::{DynError, project_root};
 
 /// Every target, with the longest input it is given (`-max_len`).
 pub const TARGETS: &[(&str, usize)] = &[
@@ -81,9 +82,18 @@ pub fn cmd(args: &[String]) -> Result<(), DynError> {
     report(&outcomes)
 }
 
-/// The 30-second run of every target that `cargo xtask test` makes.
-pub fn smoke() -> Result<(), DynError> {
-    let outcomes = fuzz(TARGETS, 30)?;
+/// Starts the build of every target (installing cargo-fuzz first when missing) beside the
+/// workspace tests (see [`crate::background`]).
+pub fn start_smoke_build() -> Result<Background, DynError> {
+    let log = project_root().join("fuzz/target/build.log");
+    Background::start("the fuzz targets' build", log, build)
+}
+
+/// The 30-second run of every target that `cargo xtask test` makes, after the build that
+/// [`start_smoke_build`] started.
+pub fn smoke(started: Background) -> Result<(), DynError> {
+    started.finish()?;
+    let outcomes = run_targets(TARGETS, 30)?;
     report(&outcomes)
 }
 
@@ -118,13 +128,22 @@ fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 2)
 }
 
-/// Runs `targets` for `seconds` each, [`jobs`] at a time.
+/// Builds every target, so that each run's time is spent fuzzing.
+fn build(output: Output) -> Result<(), DynError> {
+    ensure_tools(output)?;
+    output.run(nightly_cargo().current_dir(project_root()).args(["fuzz", "build"]))
+}
+
+/// Builds, then runs `targets` for `seconds` each, [`jobs`] at a time.
 fn fuzz(targets: &[(&'static str, usize)], seconds: u64) -> Result<Vec<Outcome>, DynError> {
-    ensure_tools()?;
+    build(Output::Terminal)?;
+    run_targets(targets, seconds)
+}
+
+/// Runs the built `targets` for `seconds` each, [`jobs`] at a time.
+fn run_targets(targets: &[(&'static str, usize)], seconds: u64) -> Result<Vec<Outcome>, DynError> {
     let root = project_root();
     let fuzz_dir = root.join("fuzz");
-    // One build for every target, so that each run's time is spent fuzzing.
-    run(nightly_cargo().current_dir(&root).args(["fuzz", "build"]))?;
     let logs = fuzz_dir.join("target/logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let mut outcomes = Vec::new();
@@ -193,7 +212,7 @@ fn nightly_cargo() -> Command {
 }
 
 /// Installs the nightly toolchain and cargo-fuzz when they are missing, or says how.
-fn ensure_tools() -> Result<(), DynError> {
+fn ensure_tools(output: Output) -> Result<(), DynError> {
     let has_nightly = Command::new("rustup").args(["toolchain", "list"]).output().is_ok_and(|o| {
         String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("nightly"))
     });
@@ -203,7 +222,7 @@ fn ensure_tools() -> Result<(), DynError> {
                         (https://rustup.rs), then `rustup toolchain install nightly`"
                 .into());
         }
-        run(Command::new("rustup").args([
+        output.run(Command::new("rustup").args([
             "toolchain",
             "install",
             "nightly",
@@ -214,7 +233,9 @@ fn ensure_tools() -> Result<(), DynError> {
     let has_fuzz =
         nightly_cargo().args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
     if !has_fuzz {
-        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]).env_remove("CARGO"))?;
+        output.run(
+            Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]).env_remove("CARGO"),
+        )?;
     }
     Ok(())
 }

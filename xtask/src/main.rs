@@ -21,6 +21,7 @@
 //!
 //! Std only, so that `cargo xtask` starts fast.
 
+mod background;
 mod boards;
 mod fetch_data;
 mod fetch_models;
@@ -42,7 +43,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins_cmd(rest),
         Some("test") => test(rest),
-        Some("test-boards") => boards::test(),
+        Some("test-boards") => boards::test(None),
         Some("bench") => bench(rest),
         Some("fetch-models") => fetch_models::run(rest),
         Some("fetch-data") => fetch_data::run(rest),
@@ -342,7 +343,7 @@ fn build_plugins_cmd(args: &[String]) -> Result<(), DynError> {
                 board.what,
                 board.kernels.arch()
             );
-            boards::cross_build(&[board.kernels], &[], release, &features)
+            boards::cross_build(&[board.kernels], &[], release, &features, Default::default())
         }
         Some(other) => Err(format!(
             "build-plugins: cannot cross-build for {other:?} (only {})",
@@ -401,14 +402,17 @@ fn test(args: &[String]) -> Result<(), DynError> {
     let args: Vec<&String> = args.iter().filter(|a| *a != "--no-boards").collect();
     ensure_test_deps(false)?;
     build_plugins(false, &[])?;
+    // What the fuzz smoke and the emulated boards build goes on beside the workspace tests.
+    let fuzz_build = fuzz::start_smoke_build()?;
+    let boards_build = if boards_too { Some(boards::start_test_build()?) } else { None };
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"]).args(args);
     ensure_data_env(&mut cmd)?;
     let workspace = run(&mut cmd);
     // The fuzz smoke and the boards run even when a workspace test failed, so that one CI run
     // shows all.
-    let fuzz = fuzz::smoke();
-    let boards = if boards_too { boards::test() } else { Ok(()) };
+    let fuzz = fuzz::smoke(fuzz_build);
+    let boards = if boards_too { boards::test(boards_build) } else { Ok(()) };
     workspace.and(fuzz).and(boards)
 }
 
