@@ -1,12 +1,13 @@
 //! The study's boards under emulation: the aarch64 build (made by `cargo xtask test`, which runs
 //! these ignored tests) runs under `qemu-aarch64` with each board's CPU model, lists its plugins
 //! and runs a tiny real manifest (SmolLM2 through llama.cpp on 2 HellaSwag and 5 Winogrande
-//! tasks; 1 and 2 on the Orin, whose build is the Pi 5's) with the board's meter on its recorded
-//! output. Each board's per-candidate
-//! log-likelihoods (sums of per-token log-probabilities) must match an x86 run of the same tasks
-//! within [`RELATIVE_TOLERANCE`], with the same acc predictions (acc_norm may flip on a near-tie, at most
-//! [`NORM_FLIPS`] a benchmark), and each must report the kernels its CPU
-//! gets: dotprod and fp16 on the Pi 5 and Orin models, neither on the Jetson Nano's Cortex-A57.
+//! tasks on the Pi 5; 1 and 2 on the Orin, whose build is the Pi 5's, and on the Jetson Nano,
+//! whose plain NEON kernels emulate slowest) with the board's meter on its recorded output. Each
+//! board's per-candidate log-likelihoods (sums of per-token log-probabilities) must match an x86
+//! run of the same tasks within [`RELATIVE_TOLERANCE`], with the same acc predictions (acc_norm
+//! may flip on a near-tie, at most [`NORM_FLIPS`] a benchmark), and each must report the kernels
+//! its CPU gets: dotprod and fp16 on the Pi 5 and Orin models, neither on the Jetson Nano's
+//! Cortex-A57.
 //! On x86, an AVX2-only CPU (qemu's Haswell) must get a refusal that names the missing AVX-512
 //! features, not a SIGILL.
 
@@ -100,7 +101,8 @@ fn cases() -> Vec<BoardCase> {
                 &format!("root = {:?}", nano.display().to_string()),
             ),
             expect_dotprod: false,
-            limits: (2, 5),
+            // Its kernels are the slowest under emulation (about 1.5 times the Pi 5's per task).
+            limits: (1, 2),
         },
     ]
 }
