@@ -139,8 +139,14 @@ fn a_real_manifest_stores_every_task_and_the_energy_of_the_known_curve() {
         let end = tasks.iter().map(|t| t.t_end_s).fold(f64::MIN, f64::max);
         let expected = energy(origin + eval.t0_s, origin + end);
         let got = summary.metrics.total_energy_j.expect("measured energy");
+        // A stretch the meter could not sample (a busy machine delays its reads) is
+        // extrapolated at the covered mean power, and flagged. The curve stays within 4-8 W, so
+        // such a stretch errs by at most 4 W of its length against at least 4 W of the window's:
+        // at most its own share of the window.
+        let coverage = summary.coverage.expect("coverage");
+        assert!(coverage > 0.9, "{name}: samples cover {coverage} of the evaluation");
         assert!(
-            (got - expected).abs() / expected < 0.005,
+            (got - expected).abs() / expected < 0.005 + (1.0 - coverage),
             "{name}: {got} J measured, {expected} J from the curve, coverage {:?}, flags {:?}",
             summary.coverage,
             summary.flags
