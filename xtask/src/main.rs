@@ -7,8 +7,9 @@
 //!   board into `target-aarch64/` (see [`boards`]).
 //! - `test [ARGS...]`: installs what is missing (the build's packages, and Chromium for the HTML
 //!   report's browser test), fetches the default model, builds the plugins,
-//!   then runs every test of the workspace (ARGS go to `cargo test`), then the emulated-board
-//!   test (`--no-boards` skips it, `test-boards` runs only that).
+//!   then runs every test of the workspace (ARGS go to `cargo test`), then the fuzz smoke and the
+//!   emulated-board test (`--no-boards` skips it, `test-boards` runs only that). The last two's
+//!   builds go on beside the workspace tests (see [`background`]).
 //! - `bench [MANIFEST] [--no-run]`: the main job: a release build, the default model, then
 //!   `joulebench run` on the manifest (default `plugins.toml`) and `joulebench report` with plots.
 //!   `bench --kernels [--tasks N]` times llama.cpp's x86 kernel choices instead (see [`kernels`]);
