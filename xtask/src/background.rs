@@ -1,9 +1,10 @@
 //! Builds that go on beside the tests: `cargo xtask test` starts the emulated boards' aarch64
 //! build and the fuzz targets' build before the workspace tests, at the lowest CPU priority
 //! (`nice -n 19`) and with their output in log files. Neither needs anything of the x86 build,
-//! and the tests leave much of the CPU idle (waits on locks, on processes and databases
-//! starting, single-threaded stretches); at nice 19 the builds take that idle time and yield the
-//! rest to the tests. A build's error comes back, with the end of its log, when it is waited for.
+//! and the tests do not keep both cores busy all the time: at nice 19 the builds take the CPU
+//! time the tests leave and yield the rest. In a cold CI-like run the aarch64 build went on for
+//! 950 s beside the tests and only its last 94 s were waited for (docs/boards.md). A build's
+//! error comes back, with the end of its log, when it is waited for.
 
 use std::fs::File;
 use std::io::Write;
