@@ -2,8 +2,9 @@
 //! one sitting, on the same HellaSwag tasks (llama.cpp's own seed-1 selection):
 //!
 //! - joulebench's llama.cpp runtime built for AVX2 only and for AVX-512 (with VNNI and BF16), at
-//!   the runtime's default evaluation ubatch (48) and at llama.cpp's (512), under the default
-//!   run's `lm-eval` convention;
+//!   the runtime's default evaluation ubatch (48) and at llama.cpp's (512), and the AVX2 build at
+//!   63 (the largest step that keeps every scored row on the same attention kernel), under the
+//!   default run's `lm-eval` convention;
 //! - the AVX-512 build under the `llama-cpp` convention, whose verdicts are llama.cpp's own;
 //! - `llama-perplexity --hellaswag`, built from the very llama.cpp sources llama-cpp-sys-2
 //!   compiles, with the same flags plus AVX-512.
@@ -388,8 +389,10 @@ pub fn bench(tasks: u32, no_run: bool, only: &[String]) -> Result<(), DynError> 
     if !avx512 {
         eprintln!("this CPU lacks AVX-512 (with VNNI and BF16): only the AVX2 build is measured");
     }
-    let mut setups =
-        vec![Setup { label: "avx2-ub48", avx512: false, ubatch: 48, convention: "lm-eval" }];
+    let mut setups = vec![
+        Setup { label: "avx2-ub48", avx512: false, ubatch: 48, convention: "lm-eval" },
+        Setup { label: "avx2-ub63", avx512: false, ubatch: 63, convention: "lm-eval" },
+    ];
     if avx512 {
         setups.extend([
             Setup { label: "avx512-ub48", avx512: true, ubatch: 48, convention: "lm-eval" },

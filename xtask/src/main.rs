@@ -77,7 +77,8 @@ tasks:
   bench [MANIFEST] [--no-run]                     release build, default model, run MANIFEST
                                                   (default plugins.toml), report and plots
   bench --kernels [--tasks N] [--only R,...]      HellaSwag speed of llama.cpp's AVX2 and AVX-512
-                                                  builds and ubatch 48/512, beside llama-perplexity
+                                                  builds and ubatch 48/63/512, beside
+                                                  llama-perplexity
                                                   (--only: some runners, e.g.
                                                   avx512-ub48,llama-perplexity)
   bench --generation [--rounds N]                 pp512 and tg128 tokens/s of joulebench's
