@@ -13,7 +13,7 @@ use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::{DynError, run, show};
+use crate::{DynError, run, run_as, show};
 
 /// Where a command's output goes: the terminal, or a build log at the lowest priority.
 #[derive(Clone, Copy, Default)]
@@ -40,11 +40,7 @@ impl Output<'_> {
         }
         writeln!(&*log, "$ {}", show(&niced))?;
         niced.stdout(log.try_clone()?).stderr(log.try_clone()?);
-        let status = niced.status().map_err(|e| format!("cannot run {}: {e}", show(cmd)))?;
-        if !status.success() {
-            return Err(format!("`{}` failed ({status})", show(cmd)).into());
-        }
-        Ok(())
+        run_as(&mut niced, &show(cmd))
     }
 
     /// A line for the reader: on the terminal, or in the log.

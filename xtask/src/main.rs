@@ -126,10 +126,16 @@ fn inherited_from_cargo_run(key: &str) -> bool {
 }
 
 fn run(cmd: &mut Command) -> Result<(), DynError> {
-    eprintln!("$ {}", show(cmd));
-    let status = cmd.status().map_err(|e| format!("cannot run {}: {e}", show(cmd)))?;
+    let shown = show(cmd);
+    eprintln!("$ {shown}");
+    run_as(cmd, &shown)
+}
+
+/// Runs `cmd` and fails, naming it as `shown`, when it cannot start or does not succeed.
+fn run_as(cmd: &mut Command, shown: &str) -> Result<(), DynError> {
+    let status = cmd.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
     if !status.success() {
-        return Err(format!("`{}` failed ({status})", show(cmd)).into());
+        return Err(format!("`{shown}` failed ({status})").into());
     }
     Ok(())
 }
@@ -404,7 +410,7 @@ fn test(args: &[String]) -> Result<(), DynError> {
     let args: Vec<&String> = args.iter().filter(|a| *a != "--no-boards").collect();
     ensure_test_deps(false)?;
     build_plugins(false, &[])?;
-    // What the fuzz smoke and the emulated boards build goes on beside the workspace tests.
+    // The fuzz smoke's and the emulated boards' builds go on beside the workspace tests.
     let fuzz_build = fuzz::start_smoke_build()?;
     let boards_build = if boards_too { Some(boards::start_test_build()?) } else { None };
     let mut cmd = cargo();
