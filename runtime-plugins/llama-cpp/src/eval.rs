@@ -65,7 +65,8 @@ impl LlamaCppModel {
     }
 
     /// Decodes one packed group of tasks (fresh KV cache, one sequence id per candidate, the
-    /// common prefix shared) and fills in their log-probabilities. Returns the tokens decoded.
+    /// common prefix shared) and fills in their log-probabilities. Returns the cells the group
+    /// takes (its tokens, each common prefix counted once).
     fn score_group(
         &mut self,
         group: &[PreparedTask],
@@ -98,11 +99,13 @@ impl LlamaCppModel {
                 let token = task.candidates[0].tokens[pos];
                 entries.push(Entry { token, pos: pos as i32, seq: seq_base, n_seq: n, logits });
             }
+            // A candidate's last token is not decoded: nothing is predicted from it, and no
+            // other row attends to it (the later rows belong to other sequences).
             for (k, cand) in task.candidates.iter().enumerate() {
-                for pos in c..cand.tokens.len() {
+                for pos in c..cand.tokens.len().saturating_sub(1) {
                     let e = entries.len();
                     let t = pos + 1;
-                    let logits = t < cand.tokens.len() && t >= cand.first_scored;
+                    let logits = t >= cand.first_scored;
                     if logits {
                         targets.push((e, ti, k, t - cand.first_scored, cand.tokens[t] as usize));
                     }
@@ -118,8 +121,10 @@ impl LlamaCppModel {
             }
             seq_base += n;
         }
+        // The work reported is the cells the group takes, as the burn runtime counts it.
+        let cells = group.iter().map(PreparedTask::cells).sum();
         if entries.is_empty() {
-            return Ok(0);
+            return Ok(cells);
         }
         let seq_ids: Vec<i32> = (0..seq_base as i32).collect();
         let chunks = balanced_chunks(entries.len(), self.settings.ubatch_size as usize);
@@ -156,7 +161,7 @@ impl LlamaCppModel {
                 }
             }
         }
-        Ok(entries.len())
+        Ok(cells)
     }
 }
 
