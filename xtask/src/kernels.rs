@@ -2,9 +2,9 @@
 //! one sitting, on the same HellaSwag tasks (llama.cpp's own seed-1 selection):
 //!
 //! - joulebench's llama.cpp runtime built for AVX2 only and for AVX-512 (with VNNI and BF16), at
-//!   the runtime's default evaluation ubatch (48) and at llama.cpp's (512), and the AVX2 build at
-//!   63 (the largest step that keeps every scored row on the same attention kernel), under the
-//!   default run's `lm-eval` convention;
+//!   the runtime's default evaluation ubatch (63, the largest step that keeps every scored row on
+//!   the same attention kernel) and at llama.cpp's (512), and the AVX2 build at 48 (the default
+//!   before 63), under the default run's `lm-eval` convention;
 //! - the AVX-512 build under the `llama-cpp` convention, whose verdicts are llama.cpp's own;
 //! - `llama-perplexity --hellaswag`, built from the very llama.cpp sources llama-cpp-sys-2
 //!   compiles, with the same flags plus AVX-512.
@@ -266,6 +266,9 @@ struct Measured {
     kernels: String,
 }
 
+/// The manifest of one joulebench run: the scoring alone, as llama-perplexity does it, without
+/// the phases a default run adds for its energy figures (the idle baseline, the four warm-up
+/// tasks, the latency pass).
 fn manifest(setup: &Setup, library: &Path, results: &Path, model: &Path, tasks: u32) -> String {
     format!(
         r#"[settings]
@@ -304,6 +307,7 @@ meter = "estimate"
 convention = "{convention}"
 selection = "llama-cpp"
 limit = {tasks}
+warmup_tasks = 0
 latency_tasks = 0
 sample_hz = 10
 "#,
@@ -390,14 +394,14 @@ pub fn bench(tasks: u32, no_run: bool, only: &[String]) -> Result<(), DynError> 
         eprintln!("this CPU lacks AVX-512 (with VNNI and BF16): only the AVX2 build is measured");
     }
     let mut setups = vec![
-        Setup { label: "avx2-ub48", avx512: false, ubatch: 48, convention: "lm-eval" },
         Setup { label: "avx2-ub63", avx512: false, ubatch: 63, convention: "lm-eval" },
+        Setup { label: "avx2-ub48", avx512: false, ubatch: 48, convention: "lm-eval" },
     ];
     if avx512 {
         setups.extend([
-            Setup { label: "avx512-ub48", avx512: true, ubatch: 48, convention: "lm-eval" },
+            Setup { label: "avx512-ub63", avx512: true, ubatch: 63, convention: "lm-eval" },
             Setup { label: "avx512-ub512", avx512: true, ubatch: 512, convention: "lm-eval" },
-            Setup { label: "avx512-ub48-llama", avx512: true, ubatch: 48, convention: "llama-cpp" },
+            Setup { label: "avx512-ub63-llama", avx512: true, ubatch: 63, convention: "llama-cpp" },
         ]);
     }
     let wanted = |label: &str| only.is_empty() || only.iter().any(|o| o == label);

@@ -80,7 +80,7 @@ tasks:
                                                   builds and ubatch 48/63/512, beside
                                                   llama-perplexity
                                                   (--only: some runners, e.g.
-                                                  avx512-ub48,llama-perplexity)
+                                                  avx512-ub63,llama-perplexity)
   bench --generation [--rounds N]                 pp512 and tg128 tokens/s of joulebench's
         [--repetitions N]                         llama.cpp and burn runtimes beside llama-bench,
                                                   taking turns (default 5 rounds of 3)
