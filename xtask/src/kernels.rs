@@ -4,7 +4,7 @@
 //! - joulebench's llama.cpp runtime built for AVX2 only and for AVX-512 (with VNNI and BF16), at
 //!   the runtime's default evaluation ubatch (63, the largest step that keeps every scored row on
 //!   the same attention kernel) and at llama.cpp's (512), and the AVX2 build at 48 (the default
-//!   before 63), under the default run's `lm-eval` convention;
+//!   before 63) and at 512, under the default run's `lm-eval` convention;
 //! - the AVX-512 build under the `llama-cpp` convention, whose verdicts are llama.cpp's own;
 //! - `llama-perplexity --hellaswag`, built from the very llama.cpp sources llama-cpp-sys-2
 //!   compiles, with the same flags plus AVX-512.
@@ -396,6 +396,7 @@ pub fn bench(tasks: u32, no_run: bool, only: &[String]) -> Result<(), DynError> 
     let mut setups = vec![
         Setup { label: "avx2-ub63", avx512: false, ubatch: 63, convention: "lm-eval" },
         Setup { label: "avx2-ub48", avx512: false, ubatch: 48, convention: "lm-eval" },
+        Setup { label: "avx2-ub512", avx512: false, ubatch: 512, convention: "lm-eval" },
     ];
     if avx512 {
         setups.extend([
