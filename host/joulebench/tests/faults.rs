@@ -157,12 +157,16 @@ fn joulebench(args: &[&str]) -> Command {
 }
 
 fn spawn_run(manifest: &Path) -> Child {
-    joulebench(&["run", "--quiet"])
-        .arg(manifest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    spawn_run_with_batches_of(manifest, None)
+}
+
+/// A run whose evaluate calls take `ms` each, when given, whatever its manifest says.
+fn spawn_run_with_batches_of(manifest: &Path, ms: Option<u64>) -> Child {
+    let mut cmd = joulebench(&["run", "--quiet"]);
+    if let Some(ms) = ms {
+        cmd.env("JOULEBENCH_TEST_EVALUATE_MS", ms.to_string());
+    }
+    cmd.arg(manifest).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// Waits until `db` holds at least `tasks` tasks, or `child` ended.
@@ -344,7 +348,9 @@ fn signals_stop_after_the_batch_in_flight_and_the_run_resumes_to_the_uninterrupt
     let path = manifest(dir.path(), &db, &plugins, experiment);
 
     // Ctrl-C: the batch in flight is stored, the experiment marked, nothing else started.
-    let mut child = spawn_run(&path);
+    // Batches of 1 s leave the first experiment 10 s to run after its 8th task: time enough,
+    // on a loaded CI machine too, for the second run and the report below to start and end.
+    let mut child = spawn_run_with_batches_of(&path, Some(1000));
     wait_for_tasks(&mut child, &db, 8);
     // Meanwhile a second run is refused, naming the first one's pid, and a report reads on.
     let second = joulebench(&["run", "--quiet"]).arg(&path).output().unwrap();
@@ -367,16 +373,10 @@ fn signals_stop_after_the_batch_in_flight_and_the_run_resumes_to_the_uninterrupt
     // The signal lands mid-evaluation (or, on a slow machine, in the latency pass after it).
     assert!(*tasks >= 8 && *tasks <= 48 && tasks % 4 == 0, "whole batches only: {tasks}");
 
-    // SIGTERM twice: the second one stops at once, leaving the batch in flight (made 3 s long
-    // for this run) unstored.
+    // SIGTERM twice: the second one stops at once, leaving the batch in flight (made 6 s long
+    // for this run, so that the first signal's message comes well before it ends) unstored.
     let before = stored(&db);
-    let mut child = joulebench(&["run", "--quiet"])
-        .arg(&path)
-        .env("JOULEBENCH_TEST_EVALUATE_MS", "3000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run_with_batches_of(&path, Some(6000));
     let lines = stderr_lines(&mut child);
     wait_for_tasks(&mut child, &db, before + 4);
     signal(&child, libc::SIGTERM);
@@ -389,7 +389,7 @@ fn signals_stop_after_the_batch_in_flight_and_the_run_resumes_to_the_uninterrupt
     let rest: Vec<String> = lines.try_iter().collect();
     assert_eq!(code, Some(143), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("SIGTERM again: stopping now")), "{rest:?}");
-    assert!(waited < Duration::from_millis(2000), "{waited:?}: not at once");
+    assert!(waited < Duration::from_millis(3000), "{waited:?}: not at once");
     assert_eq!(stored(&db), before + 4, "the batch in flight is not stored");
 
     // A plain run resumes at task granularity and ends where the uninterrupted run did.
@@ -507,7 +507,8 @@ fn a_disk_that_fills_mid_run_stops_it_by_path_keeps_what_was_stored_and_a_resume
 
     let db = disk.join("full.sqlite");
     let path = manifest(dir.path(), &db, &plugins, experiment);
-    let mut child = spawn_run(&path);
+    // Batches of 500 ms leave the run 5 s after its 8th task for the disk to fill.
+    let mut child = spawn_run_with_batches_of(&path, Some(500));
     wait_for_tasks(&mut child, &db, 8);
     let ballast = disk.join("ballast");
     fill(&ballast);
