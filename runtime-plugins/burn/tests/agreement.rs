@@ -67,7 +67,7 @@ struct Difference {
 }
 
 fn compare(a: &Evaluation, b: &Evaluation) -> Difference {
-    let (mut sum, mut n, mut same, mut max, mut flips) = (0f64, 0usize, 0usize, 0f64, Vec::new());
+    let (mut sum, mut n, mut max, mut flips) = (0f64, 0usize, 0f64, Vec::new());
     for (ta, tb) in a.tasks.iter().zip(b.tasks.iter()) {
         assert_eq!(ta.common_prefix, tb.common_prefix);
         let mut pa = Vec::new();
@@ -93,13 +93,13 @@ fn compare(a: &Evaluation, b: &Evaluation) -> Difference {
         let argmax =
             |v: &[f64]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
         let (ia, ib) = (argmax(&pa), argmax(&pb));
-        if ia == ib {
-            same += 1;
-        } else {
+        if ia != ib {
             flips.push(pa[ia] - pa[ib]);
         }
     }
-    Difference { mean: sum / n.max(1) as f64, max, same: same as f64 / a.tasks.len() as f64, flips }
+    let tasks = a.tasks.len();
+    let same = (tasks - flips.len()) as f64 / tasks as f64;
+    Difference { mean: sum / n.max(1) as f64, max, same, flips }
 }
 
 fn check_logprobs(name: &str, n: usize) {
