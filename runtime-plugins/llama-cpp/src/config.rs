@@ -30,13 +30,13 @@ pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
 /// two differ by up to 0.2 in a log-probability on SmolLM2-135M, so a score would depend on how
 /// many tokens happened to share its step (its task's other candidates, and other tasks when
 /// packed), and would no longer equal the candidate's score decoded alone: steps of 512 were 6 %
-/// faster on 200 HellaSwag tasks but moved acc_norm from 42.00 % to 41.00 %. Below 64 every
-/// scored row takes the row-by-row kernel, the same one plain token-by-token decoding takes; 63,
-/// the largest such step, is 6.5 % faster on HellaSwag than 48 with bit-identical scores. A
-/// generation's prompt is not scored, so it
-/// takes llama.cpp's default steps of 512, a fifth to a third faster on a 512-token prompt than
-/// steps of 48; the context is made for the larger of the two and scoring splits its calls
-/// itself.
+/// faster on 200 HellaSwag tasks (11 % on 400) but moved acc_norm from 42.00 % to 41.00 %.
+/// Neither kernel is closer to an exact f32 forward pass. Below 64 every scored row takes the
+/// row-by-row kernel, the same one plain token-by-token decoding takes; 63, the largest such
+/// step, is 6.5 % faster on HellaSwag than 48 with bit-identical scores. A generation's prompt
+/// is not scored, so it takes llama.cpp's default steps of 512, a fifth to a third faster on a
+/// 512-token prompt than steps of 48; the context is made for the larger of the two and scoring
+/// splits its calls itself.
 ///
 /// Why one task per group on the CPU: every query row's attention reads every cell the group
 /// put in the KV cache (other tasks' cells are masked, not skipped), so packing eight HellaSwag
