@@ -30,8 +30,8 @@ pub const DEFAULT_CONTEXT_SIZE: u32 = 2048;
 /// two differ by up to 0.2 in a log-probability on SmolLM2-135M, so a score would depend on how
 /// many tokens happened to share its step (its task's other candidates, and other tasks when
 /// packed), and would no longer equal the candidate's score decoded alone: steps of 512 were 6 %
-/// faster on 200 HellaSwag tasks (11 % on 400) but moved acc_norm from 42.00 % to 41.00 %.
-/// Neither kernel is closer to an exact f32 forward pass. Below 64 every scored row takes the
+/// faster on 200 HellaSwag tasks (11 % on 400) and moved acc_norm from 42.00 % to 41.00 % (on
+/// 400, from 42.75 % to 43.00 %); neither kernel is closer to an exact f32 forward pass. Below 64 every scored row takes the
 /// row-by-row kernel, the same one plain token-by-token decoding takes; 63, the largest such
 /// step, is 6.5 % faster on HellaSwag than 48 with bit-identical scores. A generation's prompt
 /// is not scored, so it takes llama.cpp's default steps of 512, a fifth to a third faster on a
